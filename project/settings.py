@@ -1,0 +1,156 @@
+"""Example host project for timeback_progress.
+
+Everything deployment-specific comes from the environment (django-environ);
+see .env.example. Defaults give the embedded demo: SQLite, the django-q2 ORM
+broker, sync disabled.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "timeback_progress",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (runserver, qcluster) share the file: wait for locks
+    # instead of failing, and let readers run beside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=None)}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # A database cache is shared by every worker process, unlike locmem: the
+    # Timeback token is cached once for all of them.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "timeback_cache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "timeback_progress:course-list"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "timeback_write": env("TIMEBACK_API_WRITE_RATE", default="6000/min"),
+        "timeback_read": env("TIMEBACK_API_READ_RATE", default="6000/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "timeback_progress API",
+    "DESCRIPTION": "Start, time and complete activities; read XP and progress.",
+    "VERSION": "1",
+}
+
+TIMEBACK_PROGRESS = {
+    "ENVIRONMENT": env("TIMEBACK_ENVIRONMENT", default="staging"),
+    "CLIENT_ID": env("TIMEBACK_CLIENT_ID", default=""),
+    "CLIENT_SECRET": env("TIMEBACK_CLIENT_SECRET", default=""),
+    "AUTH_URL": env("TIMEBACK_AUTH_URL", default=None),
+    "CALIPER_URL": env("TIMEBACK_CALIPER_URL", default=None),
+    "API_URL": env("TIMEBACK_API_URL", default=None),
+    "SENSOR": env("TIMEBACK_SENSOR", default="http://localhost:8000"),
+    "SYNC_ENABLED": env.bool("TIMEBACK_SYNC_ENABLED", default=False),
+}
+
+# django-q2: the ORM broker needs no server (the demo); with REDIS_URL, Redis.
+# The outbox owns retries, so django-q2 must never re-run a delivery task:
+# max_attempts=1 and a retry longer than the timeout (django-q2 requires it).
+Q_CLUSTER = {
+    "name": "timeback",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 300,
+    "retry": 360,
+    "max_attempts": 1,
+    "queue_limit": 50,
+    "bulk": 10,
+    "catch_up": False,
+    "save_limit": 250,
+    "ack_failures": True,
+    "poll": 0.5,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"timeback_progress": {"handlers": ["console"], "level": env("TIMEBACK_LOG_LEVEL", default="INFO")}},
+}

@@ -1,0 +1,123 @@
+from decimal import Decimal
+
+import pytest
+
+from timeback_progress import services
+from timeback_progress.models import Attempt, DailyProgress, Delivery, Result, StudentProgress
+from tests.plugins.factories import complete, make_activity
+
+pytestmark = pytest.mark.django_db
+
+
+def test_completion_derives_result_progress_and_outbox(student, activity):
+    attempt = complete(student, activity, total=10, correct=8, active=240, inactive=60)
+    attempt.refresh_from_db()
+    assert (attempt.number, attempt.accuracy, attempt.multiplier, attempt.xp_earned) == (1, Decimal("80.00"), Decimal("1.00"), Decimal("10.00"))
+    assert attempt.mastered_units == 1
+    result = Result.objects.get(attempt=attempt)
+    assert result.score == Decimal("80.00")
+    assert result.metadata == {
+        "xp": 10.0, "accuracy": 80.0, "totalQuestions": 10, "correctQuestions": 8.0,
+        "masteredUnits": 1, "multiplier": 1.0, "attempt": 1,
+    }
+    progress = StudentProgress.objects.get(student=student, course=activity.course)
+    assert progress.xp_total == Decimal("10.00")
+    assert progress.accuracy == Decimal("80.00")
+    assert progress.mastered_units == 1
+    assert (progress.active_seconds, progress.inactive_seconds) == (240, 60)
+    assert DailyProgress.objects.get(student=student).xp == Decimal("10.00")
+    kinds = sorted(Delivery.objects.values_list("kind", flat=True))
+    assert kinds == ["caliper_event", "caliper_event", "line_item", "result"]
+
+
+def test_saving_again_never_double_counts(student, activity):
+    attempt = complete(student, activity, total=10, correct=10)
+    before = Delivery.objects.count()
+    for _ in range(3):
+        attempt.save()
+    progress = StudentProgress.objects.get(student=student)
+    assert progress.xp_total == Decimal("12.50")
+    assert progress.completed_count == 1
+    assert Result.objects.count() == 1
+    assert Delivery.objects.count() == before
+
+
+def test_completing_twice_is_refused(student, activity):
+    attempt = complete(student, activity)
+    with pytest.raises(services.AttemptError) as exc:
+        services.complete_attempt(attempt, total_questions=10, correct_questions=10)
+    assert exc.value.code == "completed"
+    assert StudentProgress.objects.get(student=student).completed_count == 1
+
+
+def test_editing_numbers_recomputes_and_sends_xp_difference(student, activity):
+    attempt = complete(student, activity, total=10, correct=8)
+    attempt.correct_questions = Decimal(10)
+    attempt.save()
+    attempt.refresh_from_db()
+    assert attempt.xp_earned == Decimal("12.50")
+    progress = StudentProgress.objects.get(student=student)
+    assert progress.xp_total == Decimal("12.50")
+    assert progress.accuracy == Decimal("100.00")
+    assert Result.objects.get().metadata["xp"] == 12.5
+    deltas = [
+        d.payload for d in Delivery.objects.filter(kind="caliper_event")
+        if d.payload["type"] == "ActivityEvent" and d.payload["id"] != f"urn:uuid:{attempt.derived_uuid('activity-event')}"
+    ]
+    assert len(deltas) == 1
+    items = {i["type"]: i["value"] for i in deltas[0]["generated"]["items"]}
+    assert items["xpEarned"] == 2.5
+    # one open result row per key: the re-sync folded into the waiting one
+    assert Delivery.objects.filter(kind="result").count() == 1
+
+
+def test_attempt_numbers_and_reattempt_multipliers(student, activity):
+    xps = [complete(student, activity, total=10, correct=10).xp_earned for _ in range(4)]
+    assert [a.number for a in Attempt.objects.order_by("number")] == [1, 2, 3, 4]
+    assert xps == [Decimal("12.50"), Decimal("5.00"), Decimal("2.50"), Decimal("0.00")]
+
+
+def test_mastery_counts_once_per_student(student, activity):
+    complete(student, activity, total=10, correct=5)
+    complete(student, activity, total=10, correct=9)
+    complete(student, activity, total=10, correct=10)
+    mastered = list(Attempt.objects.order_by("number").values_list("mastered_units", flat=True))
+    assert mastered == [0, 1, 0]
+    assert StudentProgress.objects.get(student=student).mastered_units == 1
+
+
+def test_editing_an_earlier_attempt_moves_mastery(student, activity):
+    first = complete(student, activity, total=10, correct=5)
+    complete(student, activity, total=10, correct=9)
+    first.correct_questions = Decimal(9)
+    first.save()
+    assert list(Attempt.objects.order_by("number").values_list("mastered_units", flat=True)) == [1, 0]
+    assert StudentProgress.objects.get(student=student).mastered_units == 1
+
+
+def test_passive_activity_earns_no_xp(student, course):
+    video = make_activity(course, is_graded=False, masterable_units=0)
+    attempt = complete(student, video, total=1, correct=1)
+    assert attempt.xp_earned == 0
+    assert StudentProgress.objects.get(student=student).xp_total == 0
+
+
+def test_failed_streak(student, activity):
+    for correct in (5, 6, 7):
+        complete(student, activity, total=10, correct=correct)
+    assert StudentProgress.objects.get(student=student).failed_streak == 3
+    complete(student, activity, total=10, correct=9)
+    assert StudentProgress.objects.get(student=student).failed_streak == 0
+
+
+def test_time_is_reported_once(student, activity):
+    attempt = services.start_attempt(student, activity)
+    services.add_time(attempt, active_seconds=15)
+    services.add_time(attempt, active_seconds=10, inactive_seconds=5)
+    services.complete_attempt(attempt, total_questions=4, correct_questions=4, active_seconds=5)
+    events = [d.payload for d in Delivery.objects.filter(kind="caliper_event") if d.payload["type"] == "TimeSpentEvent"]
+    totals = [{i["type"]: i["value"] for i in e["generated"]["items"]} for e in events]
+    assert totals == [{"active": 15, "inactive": 0}, {"active": 10, "inactive": 5}, {"active": 5, "inactive": 0}]
+    assert len({e["id"] for e in events}) == 3
+    progress = StudentProgress.objects.get(student=student)
+    assert (progress.active_seconds, progress.inactive_seconds) == (30, 5)

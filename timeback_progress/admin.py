@@ -1,0 +1,1 @@
+"""Django admin for the mirror, corrections and sync health."""

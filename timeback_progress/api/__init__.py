@@ -1,0 +1,1 @@
+"""REST API for learning apps (Django REST framework)."""

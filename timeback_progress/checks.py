@@ -1,0 +1,72 @@
+"""System checks for the ``TIMEBACK_PROGRESS`` settings (see docs/checks.md)."""
+
+from urllib.parse import urlsplit
+
+from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, ENVIRONMENTS, SETTINGS_NAME, app_settings
+
+
+def _hint(key):
+    return f"Set {SETTINGS_NAME}['{key}'] (the example project reads it from the environment)."
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs):
+    errors = []
+    user = app_settings.user_settings
+    if not isinstance(user, dict):
+        return [Error(f"{SETTINGS_NAME} must be a dict.", id="timeback_progress.E001")]
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        errors.append(
+            Warning(
+                f"Unknown {SETTINGS_NAME} keys: {', '.join(unknown)}.",
+                hint="Check the spelling against docs/settings.md.",
+                id="timeback_progress.W001",
+            )
+        )
+    cfg = app_settings.as_dict()
+    if cfg["ENVIRONMENT"] not in ENVIRONMENTS:
+        errors.append(
+            Error(
+                f"Unknown Timeback environment {cfg['ENVIRONMENT']!r}.",
+                hint=f"Use one of: {', '.join(ENVIRONMENTS)}.",
+                id="timeback_progress.E002",
+            )
+        )
+    if cfg["SYNC_ENABLED"]:
+        for key in ("CLIENT_ID", "CLIENT_SECRET"):
+            if not cfg[key]:
+                errors.append(
+                    Error(f"Timeback sync is enabled but {key} is empty.", hint=_hint(key), id="timeback_progress.E003")
+                )
+    for key in ("AUTH_URL", "CALIPER_URL", "API_URL", "SENSOR"):
+        value = cfg.get(key) or ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors.append(
+                Error(f"{SETTINGS_NAME}['{key}'] is not an http(s) URL: {value!r}.", hint=_hint(key), id="timeback_progress.E004")
+            )
+        elif cfg["SYNC_ENABLED"] and parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1") and key != "SENSOR":
+            errors.append(
+                Warning(
+                    f"{SETTINGS_NAME}['{key}'] uses plain http: credentials and tokens would travel unencrypted.",
+                    id="timeback_progress.W002",
+                )
+            )
+    try:
+        policy = import_string(cfg["XP_POLICY"])
+    except ImportError as exc:
+        errors.append(Error(f"XP_POLICY cannot be imported: {exc}", id="timeback_progress.E005"))
+    else:
+        if not callable(policy):
+            errors.append(Error("XP_POLICY must name a callable.", id="timeback_progress.E005"))
+    for key in ("BATCH_SIZE", "CLAIM_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "SEND_CONCURRENCY"):
+        value = cfg[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append(Error(f"{SETTINGS_NAME}['{key}'] must be a positive integer, not {value!r}.", id="timeback_progress.E006"))
+    if not isinstance(cfg["SUBJECT_MAP"], dict):
+        errors.append(Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] must be a dict.", id="timeback_progress.E007"))
+    return errors

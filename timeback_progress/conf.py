@@ -1,0 +1,116 @@
+"""The one ``TIMEBACK_PROGRESS`` settings dict, with defaults merged in.
+
+Read settings through ``app_settings`` (``from timeback_progress.conf import
+app_settings``); the merged dict is cached and rebuilt when tests change
+``TIMEBACK_PROGRESS`` with ``override_settings``.
+"""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTINGS_NAME = "TIMEBACK_PROGRESS"
+
+# Hosts and paths per environment (see docs/timeback-api.md). Each URL can be
+# overridden on its own with AUTH_URL / CALIPER_URL / API_URL.
+ENVIRONMENTS = {
+    "staging": {
+        "AUTH_URL": "https://staging-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
+        "CALIPER_URL": "https://caliper-staging.alpha-1edtech.ai",
+        "API_URL": "https://api.staging.alpha-1edtech.ai",
+    },
+    "production": {
+        "AUTH_URL": "https://prod-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
+        "CALIPER_URL": "https://caliper.alpha-1edtech.ai",
+        "API_URL": "https://api.alpha-1edtech.ai",
+    },
+}
+
+DEFAULTS = {
+    # Where to sync: "staging" or "production"; URLs left as None follow it.
+    "ENVIRONMENT": "staging",
+    "AUTH_URL": None,
+    "CALIPER_URL": None,
+    "API_URL": None,
+    "TOKEN_PATH": "/oauth2/token",
+    "CALIPER_EVENTS_PATH": "/ims/caliper/v1p2/events",
+    "GRADEBOOK_PATH": "/ims/oneroster/gradebook/v1p2",
+    "ROSTERING_PATH": "/ims/oneroster/rostering/v1p2",
+    # OAuth2 client credentials; read them from the environment, never commit them.
+    "CLIENT_ID": "",
+    "CLIENT_SECRET": "",
+    # The Caliper envelope's ``sensor``: your learning app's URL.
+    "SENSOR": "http://localhost:8000",
+    # Master switch: with False, outbox rows stay pending and nothing is sent.
+    "SYNC_ENABLED": False,
+    # HTTP client.
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 30.0,
+    "TOKEN_CACHE_ALIAS": "default",
+    "TOKEN_REFRESH_MARGIN": 60,
+    # XP rules: dotted path to a function with calculate_xp's signature.
+    "XP_POLICY": "timeback_progress.xp.calculate_xp",
+    # Map the app's own subject names onto Caliper subjects, e.g. {"Maths": "Math"}.
+    "SUBJECT_MAP": {},
+    # Ask Timeback to build gradebook entries from events (then the app writes none).
+    "CALIPER_PROCESS": False,
+    # Outbox delivery.
+    "BATCH_SIZE": 100,
+    "CLAIM_SIZE": 500,
+    "LEASE_SECONDS": 120,
+    "MAX_ATTEMPTS": 12,
+    "BACKOFF_BASE_SECONDS": 2.0,
+    "BACKOFF_MAX_SECONDS": 3600.0,
+    "SWEEP_INTERVAL_MINUTES": 1,
+    "SEND_CONCURRENCY": 4,
+    # Dashboards: when a student counts as stuck.
+    "STUCK_FAILED_ATTEMPTS": 3,
+    "STUCK_INACTIVE_DAYS": 7,
+    "DASHBOARD_PAGE_SIZE": 50,
+    # Roster import: teacher emails to host usernames when emails do not match.
+    "ROSTER_USER_MAP": {},
+    "ROSTER_PAGE_SIZE": 1000,
+}
+
+
+class AppSettings:
+    """Attribute access to the merged settings; unknown names raise AttributeError."""
+
+    def __init__(self, defaults):
+        self.defaults = defaults
+        self._cached = None
+
+    @property
+    def user_settings(self):
+        return getattr(settings, SETTINGS_NAME, None) or {}
+
+    def as_dict(self):
+        if self._cached is None:
+            merged = dict(self.defaults)
+            merged.update(self.user_settings)
+            env = ENVIRONMENTS.get(merged["ENVIRONMENT"], {})
+            for key, default in env.items():
+                if not merged.get(key):
+                    merged[key] = default
+            for key in ("AUTH_URL", "CALIPER_URL", "API_URL"):
+                if merged.get(key):
+                    merged[key] = merged[key].rstrip("/")
+            self._cached = merged
+        return self._cached
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self.defaults:
+            raise AttributeError(f"Invalid {SETTINGS_NAME} setting: {name!r}")
+        return self.as_dict()[name]
+
+    def reload(self):
+        self._cached = None
+
+
+app_settings = AppSettings(DEFAULTS)
+
+
+@receiver(setting_changed)
+def _reload(*, setting, **kwargs):
+    if setting == SETTINGS_NAME:
+        app_settings.reload()

@@ -1,0 +1,18 @@
+"""Thin receivers: they hand completed attempts to ``services``."""
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from . import services
+from .models import Attempt
+
+
+@receiver(post_save, sender=Attempt, dispatch_uid="timeback_progress.attempt_saved")
+def attempt_saved(sender, instance, raw=False, update_fields=None, **kwargs):
+    # Fixtures (raw) load derived rows themselves; writes of derived fields only
+    # (services' own bookkeeping) change no inputs.
+    if raw or not instance.is_completed:
+        return
+    if update_fields is not None and set(update_fields) <= services.DERIVED_ATTEMPT_FIELDS:
+        return
+    services.apply_attempt(instance)

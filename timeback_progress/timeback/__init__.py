@@ -1,0 +1,1 @@
+"""Talking to Timeback: payload builders (Caliper, OneRoster) and the HTTP client."""

@@ -1,0 +1,130 @@
+"""Caliper 1.2 ``TimebackProfile`` event and envelope builders.
+
+Builders are pure: they read model instances and return JSON-ready dicts.
+Event ids are UUIDv5 derived from the attempt (see ``Attempt.derived_uuid``), so
+a retry re-sends the same id and Timeback can de-duplicate.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from ..conf import app_settings
+
+CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
+PROFILE = "TimebackProfile"
+SUBJECTS = frozenset(
+    ("Reading", "Language", "Vocabulary", "Social Studies", "Writing", "Science", "FastMath", "Math", "None", "Other")
+)
+
+
+def isoformat(value):
+    """ISO 8601 in UTC with a ``Z`` and millisecond precision."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def rostering_url(kind, sourced_id):
+    return f"{app_settings.API_URL}{app_settings.ROSTERING_PATH}/{kind}/{sourced_id}"
+
+
+def caliper_subject(subject):
+    mapped = app_settings.SUBJECT_MAP.get(subject, subject)
+    return mapped if mapped in SUBJECTS else "Other"
+
+
+def _number(value):
+    """JSON number: ints stay ints, Decimals become floats only when fractional."""
+    if value is None:
+        return 0
+    as_float = float(value)
+    return int(as_float) if as_float.is_integer() else as_float
+
+
+def actor(student):
+    data = {"id": rostering_url("users", student.sourced_id), "type": "TimebackUser", "email": student.email}
+    if student.full_name:
+        data["name"] = student.full_name
+    data["role"] = "student"
+    return data
+
+
+def activity_context(activity, *, with_activity=True):
+    course = activity.course
+    data = {
+        "id": activity.activity_id,
+        "type": "TimebackActivityContext",
+        "subject": caliper_subject(activity.subject),
+        "app": {"name": activity.app_name},
+        "course": {"id": rostering_url("courses", course.sourced_id), "name": course.title},
+    }
+    if with_activity:
+        data["activity"] = {"id": activity.activity_id, "name": activity.name}
+    if app_settings.CALIPER_PROCESS:
+        data["process"] = True
+    return data
+
+
+def _event(kind, event_id, attempt, event_time):
+    return {
+        "@context": CONTEXT,
+        "id": f"urn:uuid:{event_id}",
+        "type": kind,
+        "profile": PROFILE,
+        "eventTime": isoformat(event_time),
+        "actor": actor(attempt.student),
+        "edApp": {"id": app_settings.SENSOR, "type": "SoftwareApplication"},
+    }
+
+
+def activity_event(attempt, *, xp_earned=None, event_id=None, event_time=None, mastered_units=None):
+    """``ActivityEvent`` (Completed) for a completed attempt.
+
+    A correction passes ``xp_earned`` (the XP difference, may be negative),
+    ``mastered_units`` and its own ``event_id``: sent events cannot change.
+    """
+    event_id = event_id or attempt.derived_uuid("activity-event")
+    event = _event("ActivityEvent", event_id, attempt, event_time or attempt.completed_at)
+    event["action"] = "Completed"
+    event["object"] = activity_context(attempt.activity)
+    event["generated"] = {
+        "id": f"urn:uuid:{uuid.uuid5(event_id, 'metrics')}",
+        "type": "TimebackActivityMetricsCollection",
+        "attempt": attempt.number,
+        "items": [
+            {"type": "totalQuestions", "value": _number(attempt.total_questions)},
+            {"type": "correctQuestions", "value": _number(attempt.correct_questions)},
+            {"type": "xpEarned", "value": _number(attempt.xp_earned if xp_earned is None else xp_earned)},
+            {"type": "masteredUnits", "value": _number(attempt.mastered_units if mastered_units is None else mastered_units)},
+        ],
+    }
+    return event
+
+
+def time_spent_event(attempt, *, active_seconds, inactive_seconds, window, event_time):
+    """``TimeSpentEvent`` (SpentTime) for the seconds of one reporting window.
+
+    ``window`` numbers the reports of an attempt (0, 1, ...): the id is
+    deterministic per attempt and window, so a resend never double counts.
+    """
+    event_id = attempt.derived_uuid(f"time-spent/{window}")
+    event = _event("TimeSpentEvent", event_id, attempt, event_time)
+    event["action"] = "SpentTime"
+    event["object"] = activity_context(attempt.activity)
+    event["generated"] = {
+        "id": f"urn:uuid:{uuid.uuid5(event_id, 'metrics')}",
+        "type": "TimebackTimeSpentMetricsCollection",
+        "items": [
+            {"type": "active", "value": _number(active_seconds)},
+            {"type": "inactive", "value": _number(inactive_seconds)},
+        ],
+    }
+    return event
+
+
+def envelope(events, *, send_time=None):
+    """Wrap events for ``POST {CALIPER}/ims/caliper/v1p2/events``."""
+    return {
+        "sensor": app_settings.SENSOR,
+        "sendTime": isoformat(send_time or datetime.now(UTC)),
+        "dataVersion": CONTEXT,
+        "data": list(events),
+    }
