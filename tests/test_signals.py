@@ -121,3 +121,45 @@ def test_time_is_reported_once(student, activity):
     assert len({e["id"] for e in events}) == 3
     progress = StudentProgress.objects.get(student=student)
     assert (progress.active_seconds, progress.inactive_seconds) == (30, 5)
+
+
+def double_xp(expected_xp, total_questions, correct_questions, attempt_number, *, passive=False):
+    """A host's own policy: everything earns double the expected XP."""
+    from timeback_progress.xp import XPResult
+
+    return XPResult(Decimal(100), Decimal(2), Decimal(expected_xp) * 2, True, "double")
+
+
+def test_pluggable_xp_policy(student, activity, settings):
+    settings.TIMEBACK_PROGRESS = {"XP_POLICY": "tests.test_signals.double_xp"}
+    attempt = complete(student, activity, total=10, correct=1)
+    assert attempt.xp_earned == Decimal("20.00")
+    assert StudentProgress.objects.get(student=student).xp_total == Decimal("20.00")
+
+
+def test_correction_overrides_and_audits(student, activity, django_user_model):
+    admin = django_user_model.objects.create_user("boss")
+    attempt = complete(student, activity, total=10, correct=8)
+    result = Result.objects.get(attempt=attempt)
+    correction = services.correct_result(result, user=admin, reason="Regraded by hand", xp=3, score=95, score_status="partially graded")
+    result.refresh_from_db()
+    assert (result.score, result.score_status, result.metadata["xp"]) == (Decimal("95.00"), "partially graded", 3.0)
+    assert correction.before["xp"] == 10.0 and correction.after["xp"] == 3.0
+    assert StudentProgress.objects.get(student=student).xp_total == Decimal("3.00")
+    with pytest.raises(Exception):
+        correction.reason = "changed"
+        correction.save()
+
+
+def test_invalid_correction_changes_nothing(student, activity, django_user_model):
+    from django.core.exceptions import ValidationError
+
+    admin = django_user_model.objects.create_user("boss")
+    result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
+    rows = Delivery.objects.count()
+    for changes in ({"correct_questions": 11}, {"xp": -1}, {"score_status": "great"}, {}):
+        with pytest.raises(ValidationError):
+            services.correct_result(result, user=admin, reason="x" if changes else " ", **changes)
+    result.refresh_from_db()
+    assert result.metadata["xp"] == 10.0 and not result.corrections.exists()
+    assert Delivery.objects.count() == rows

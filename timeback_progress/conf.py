@@ -63,10 +63,21 @@ DEFAULTS = {
     "BACKOFF_MAX_SECONDS": 3600.0,
     "SWEEP_INTERVAL_MINUTES": 1,
     "SEND_CONCURRENCY": 4,
+    # Admin sync health: an unsent row older than this many minutes flags sync as stale.
+    "ADMIN_SYNC_STALE_MINUTES": 15,
     # Dashboards: when a student counts as stuck.
     "STUCK_FAILED_ATTEMPTS": 3,
     "STUCK_INACTIVE_DAYS": 7,
     "DASHBOARD_PAGE_SIZE": 50,
+    # Days the class XP chart shows when no date range is chosen.
+    "DASHBOARD_CHART_DAYS": 30,
+    # REST API (timeback_progress.api): list page size, items per batch record
+    # call, the largest totalQuestions accepted, and the cache alias the
+    # throttles count in (a database cache costs queries on every request).
+    "API_PAGE_SIZE": 50,
+    "API_BATCH_LIMIT": 100,
+    "API_MAX_QUESTIONS": 10_000,
+    "API_THROTTLE_CACHE": "default",
     # Roster import: teacher emails to host usernames when emails do not match.
     "ROSTER_USER_MAP": {},
     "ROSTER_PAGE_SIZE": 1000,

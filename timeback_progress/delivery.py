@@ -30,7 +30,7 @@ def _event_row(event, attempt, result=None):
     return Delivery(kind=Delivery.Kind.CALIPER_EVENT, key=event["id"], payload=event, attempt=attempt, result=result)
 
 
-def _write(rows):
+def write(rows):
     """Insert rows; a key that already has an open row is folded into it."""
     if rows:
         Delivery.objects.bulk_create(rows, ignore_conflicts=True)
@@ -46,8 +46,9 @@ def _kick():
 def time_rows(attempt, *, at=None):
     """A TimeSpentEvent for the seconds of ``attempt`` not yet reported, if any.
 
-    Marks them reported on the attempt (the caller's transaction keeps both
-    in step), so each second is announced once, in a window with a stable id.
+    Marks them reported on the instance; the caller saves the
+    ``TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
+    is announced once, in a window with a stable id.
     """
     delta_active = max(0, attempt.active_seconds - attempt.reported_active_seconds)
     delta_inactive = max(0, attempt.inactive_seconds - attempt.reported_inactive_seconds)
@@ -61,24 +62,38 @@ def time_rows(attempt, *, at=None):
         window=window,
         event_time=at or attempt.completed_at or timezone.now(),
     )
-    reported = {
-        "reported_active_seconds": attempt.active_seconds,
-        "reported_inactive_seconds": attempt.inactive_seconds,
-        "time_events_sent": window + 1,
-    }
-    Attempt.objects.filter(pk=attempt.pk).update(**reported)
-    for field, value in reported.items():
-        setattr(attempt, field, value)
+    attempt.reported_active_seconds = attempt.active_seconds
+    attempt.reported_inactive_seconds = attempt.inactive_seconds
+    attempt.time_events_sent = window + 1
     return [_event_row(event, attempt)]
 
 
 def enqueue_time(attempt):
     """Announce time reported on an open attempt (called by ``services.add_time``)."""
-    _write(time_rows(attempt))
+    rows = time_rows(attempt)
+    if rows:
+        from .services import TIME_REPORT_FIELDS
+
+        Attempt.objects.filter(pk=attempt.pk).update(**{f: getattr(attempt, f) for f in TIME_REPORT_FIELDS})
+        write(rows)
 
 
-def enqueue_attempt(attempt, changes):
-    """Outbox rows after ``services.apply_attempt``.
+def line_item_rows(activity):
+    """The activity's line item, the first time one of its results is sent."""
+    if activity.line_item_queued:
+        return []
+    type(activity).objects.filter(pk=activity.pk).update(line_item_queued=True)
+    activity.line_item_queued = True
+    return [Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity))]
+
+
+def enqueue_line_item(activity):
+    """Re-send an activity's line item (after its title or status changed)."""
+    write([Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity))])
+
+
+def rows_for_attempts(changes):
+    """Outbox rows for what ``services.apply_attempt`` derived (not yet written).
 
     ``changes`` is a list of ``(attempt, result, state, xp_before)`` where state
     is what ``services.sync_results`` did to the result. A newly
@@ -92,14 +107,13 @@ def enqueue_attempt(attempt, changes):
         if state == "unchanged":
             continue
         if state == "created":
-            if not Delivery.objects.filter(key=line_item_key(item.activity)).exists():
-                rows.append(Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(item.activity)))
+            rows.extend(line_item_rows(item.activity))
             rows.append(_event_row(caliper.activity_event(item), item, result))
             rows.extend(time_rows(item))
         elif xp_before != item.xp_earned:
             rows.append(_xp_delta_row(item, result, xp_before))
         rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item))
-    _write(rows)
+    return rows
 
 
 def _xp_delta_row(attempt, result, xp_before):
@@ -113,4 +127,4 @@ def _xp_delta_row(attempt, result, xp_before):
 
 def enqueue_result(result):
     """Re-send a result as it stands now (admin "re-sync")."""
-    _write([Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt_id=result.attempt_id)])
+    write([Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt_id=result.attempt_id)])

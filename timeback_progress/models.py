@@ -186,6 +186,8 @@ class Activity(TimestampedModel):
     )
     component_resource_sourced_id = models.CharField(max_length=255, blank=True)
     is_active = models.BooleanField(default=True)
+    # Set once its line item is in the outbox, so completions skip the lookup.
+    line_item_queued = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name_plural = "activities"

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, F, Max, Q, Subquery, Sum
+from django.db.models.lookups import IsNull
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -51,7 +52,7 @@ def evaluate(attempt, policy=None):
 # -- attempts -----------------------------------------------------------------
 
 
-def start_attempt(student, activity, *, started_at=None):
+def start_attempt(student, activity, *, started_at=None, _recompute=True):
     """Create the next attempt of ``student`` at ``activity`` (numbers never collide)."""
     if not student.is_active or not activity.is_active:
         raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
@@ -67,7 +68,8 @@ def start_attempt(student, activity, *, started_at=None):
             continue
     else:  # pragma: no cover - needs five concurrent losers in a row
         raise AttemptError("Could not allocate an attempt number, try again.", "conflict")
-    recompute_progress(student.pk, activity.course_id)
+    if _recompute:  # record_attempt completes it at once, which recomputes anyway
+        recompute_progress(student.pk, activity.course_id)
     return attempt
 
 
@@ -100,7 +102,11 @@ def complete_attempt(
     _check_questions(total_questions, correct_questions)
     _check_seconds(active_seconds, inactive_seconds)
     with transaction.atomic():
-        locked = Attempt.objects.select_for_update().select_related("activity", "student").get(pk=attempt.pk)
+        locked = (
+            Attempt.objects.select_for_update(of=("self",))
+            .select_related("activity__course", "student")
+            .get(pk=attempt.pk)
+        )
         if locked.is_completed:
             raise AttemptError("This attempt is already completed; start a new attempt instead.", "completed")
         locked.total_questions = total_questions
@@ -108,6 +114,7 @@ def complete_attempt(
         locked.active_seconds += active_seconds
         locked.inactive_seconds += inactive_seconds
         locked.completed_at = completed_at or timezone.now()
+        locked._first_completion = True  # tells apply_attempt no result exists yet
         locked.save()
     return locked
 
@@ -117,7 +124,7 @@ def record_attempt(student, activity, *, started_at=None, **completion):
     _check_questions(completion.get("total_questions"), completion.get("correct_questions"))
     _check_seconds(completion.get("active_seconds", 0), completion.get("inactive_seconds", 0))
     with transaction.atomic():
-        attempt = start_attempt(student, activity, started_at=started_at)
+        attempt = start_attempt(student, activity, started_at=started_at, _recompute=False)
         return complete_attempt(attempt, **completion)
 
 
@@ -140,7 +147,6 @@ def _check_seconds(*values):
 # -- derivation ---------------------------------------------------------------
 
 
-@transaction.atomic
 def apply_attempt(attempt):
     """Derive XP, mastery and results for ``attempt`` and its siblings, then progress.
 
@@ -150,46 +156,42 @@ def apply_attempt(attempt):
     attempts (never incrementing) makes repeated saves and edits idempotent.
     Returns the attempt's Result.
     """
-    activity = attempt.activity
-    policy = get_policy()
-    chain = list(
-        Attempt.objects.filter(
+    from . import delivery  # delivery builds on the results made here; import late
+
+    with transaction.atomic(savepoint=False):
+        activity = attempt.activity
+        activity.course  # noqa: B018 - loaded once here, used by the event builders
+        policy = get_policy()
+        chain = Attempt.objects.filter(
             student_id=attempt.student_id, activity_id=attempt.activity_id, completed_at__isnull=False
         ).order_by("number")
-    )
-    mastered_before = False
-    changed, xp_before = [], {}
-    for item in chain:
-        item.activity = activity
-        item.student = attempt.student
-        outcome = evaluate(item, policy)
-        passed = getattr(outcome, "passed", outcome.multiplier > 0)
-        mastered = xp_rules.mastered_units(passed, activity.masterable_units, mastered_before)
-        if item.mastered_units_override is not None:
-            mastered = item.mastered_units_override
-        mastered_before = mastered_before or mastered > 0
-        earned = item.xp_override if item.xp_override is not None else outcome.xp
-        new = (outcome.accuracy, outcome.multiplier, xp_rules.quantize(earned), mastered)
-        if item.pk == attempt.pk or (item.accuracy, item.multiplier, item.xp_earned, item.mastered_units) != new:
-            xp_before[item.pk] = item.xp_earned
-            item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new
-            changed.append(item)
-    Attempt.objects.bulk_update(changed, ["accuracy", "multiplier", "xp_earned", "mastered_units"])
-    current = next(item for item in changed if item.pk == attempt.pk)
-    for field in ("accuracy", "multiplier", "xp_earned", "mastered_units"):
-        setattr(attempt, field, getattr(current, field))
-    for field in TIME_REPORT_FIELDS:
-        setattr(current, field, getattr(attempt, field))
-
-    results = sync_results(changed)
-    recompute_progress(attempt.student_id, attempt.course_id)
-    from . import delivery  # delivery builds on services' results; import late
-
-    delivery.enqueue_attempt(
-        current, [(item, *results[item.pk], xp_before[item.pk]) for item in changed]
-    )
-    for field in TIME_REPORT_FIELDS:
-        setattr(attempt, field, getattr(current, field))
+        mastered_before = False
+        changed, xp_before = [], {}
+        for item in chain:
+            if item.pk == attempt.pk:
+                item = attempt  # the caller's instance holds the values just saved
+            item.activity, item.student = activity, attempt.student
+            outcome = evaluate(item, policy)
+            passed = getattr(outcome, "passed", outcome.multiplier > 0)
+            mastered = xp_rules.mastered_units(passed, activity.masterable_units, mastered_before)
+            if item.mastered_units_override is not None:
+                mastered = item.mastered_units_override
+            mastered_before = mastered_before or mastered > 0
+            earned = item.xp_override if item.xp_override is not None else outcome.xp
+            new = (outcome.accuracy, outcome.multiplier, xp_rules.quantize(earned), mastered)
+            if item is attempt or (item.accuracy, item.multiplier, item.xp_earned, item.mastered_units) != new:
+                xp_before[item.pk] = item.xp_earned
+                item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new
+                changed.append(item)
+        results = sync_results(changed)
+        changes = [(item, *results[item.pk], xp_before[item.pk]) for item in changed]
+        rows = delivery.rows_for_attempts(changes)  # may mark time as reported on the attempts
+        Attempt.objects.bulk_update(changed, ["accuracy", "multiplier", "xp_earned", "mastered_units", *TIME_REPORT_FIELDS])
+        delivery.write(rows)
+        first_completion = results[attempt.pk][1] == "created" and len(changed) == 1
+        recompute_progress(
+            attempt.student_id, attempt.course_id, day=attempt.completed_at if first_completion else None
+        )
     return results[attempt.pk][0]
 
 
@@ -225,7 +227,8 @@ def sync_results(attempts):
     Returns ``{attempt pk: (result, state)}`` with state "created", "updated"
     or "unchanged".
     """
-    existing = {r.attempt_id: r for r in Result.objects.filter(attempt__in=[a.pk for a in attempts])}
+    lookup = [a.pk for a in attempts if not a.__dict__.pop("_first_completion", False)]
+    existing = {r.attempt_id: r for r in Result.objects.filter(attempt__in=lookup)} if lookup else {}
     out, to_update = {}, []
     for attempt in attempts:
         result = existing.get(attempt.pk)
@@ -253,60 +256,76 @@ def sync_results(attempts):
     return out
 
 
-def recompute_progress(student_id, course_id):
-    """Rebuild one student's aggregates in one course from their attempts."""
+def recompute_progress(student_id, course_id, *, day=None):
+    """Rebuild one student's aggregates in one course from their attempts.
+
+    ``day`` (a datetime) says only that day's chart row can have changed,
+    which spares the full rebuild of the daily rows on the hot path.
+    """
     attempts = Attempt.objects.filter(student_id=student_id, course_id=course_id)
     done = Q(completed_at__isnull=False)
+    last_pass = (
+        attempts.filter(done, accuracy__gte=xp_rules.PASS_THRESHOLD).order_by("-completed_at").values("completed_at")[:1]
+    )
+    # No Coalesce: it doubles the ORM's compile time on this hot path; None -> 0 below.
     agg = attempts.aggregate(
-        xp_total=Coalesce(Sum("xp_earned", filter=done), Decimal(0)),
+        xp_total=Sum("xp_earned", filter=done),
         attempts_count=Count("id"),
         completed_count=Count("id", filter=done),
-        total_questions=Coalesce(Sum("total_questions", filter=done), 0),
-        correct_questions=Coalesce(Sum("correct_questions", filter=done), Decimal(0)),
-        mastered_units=Coalesce(Sum("mastered_units", filter=done), 0),
-        active_seconds=Coalesce(Sum("active_seconds"), 0),
-        inactive_seconds=Coalesce(Sum("inactive_seconds"), 0),
+        total_questions=Sum("total_questions", filter=done),
+        correct_questions=Sum("correct_questions", filter=done),
+        mastered_units=Sum("mastered_units", filter=done),
+        active_seconds=Sum("active_seconds"),
+        inactive_seconds=Sum("inactive_seconds"),
+        # Completed attempts below the threshold since the last passing one.
+        failed_streak=Count(
+            "id",
+            filter=done
+            & Q(accuracy__lt=xp_rules.PASS_THRESHOLD)
+            & (Q(completed_at__gt=Subquery(last_pass)) | Q(IsNull(Subquery(last_pass), True))),
+        ),
         last_completed=Max("completed_at"),
         last_started=Max("started_at"),
     )
-    recent = attempts.filter(done).order_by("-completed_at", "-number").values_list("accuracy", flat=True)[:50]
-    streak = 0
-    for accuracy in recent:
-        if accuracy is not None and accuracy >= xp_rules.PASS_THRESHOLD:
-            break
-        streak += 1
-    total = agg["total_questions"]
     last = max(filter(None, (agg.pop("last_completed"), agg.pop("last_started"))), default=None)
+    agg = {key: value or 0 for key, value in agg.items()}
+    agg["xp_total"] = xp_rules.quantize(agg["xp_total"])
+    agg["correct_questions"] = xp_rules.quantize(agg["correct_questions"])
+    total = agg["total_questions"]
     progress = StudentProgress(
         student_id=student_id,
         course_id=course_id,
         accuracy=xp_rules.quantize(Decimal(agg["correct_questions"]) * 100 / total) if total else None,
-        failed_streak=streak,
         last_activity_at=last,
         updated_at=timezone.now(),
         **agg,
     )
-    update = [f for f in agg] + ["accuracy", "failed_streak", "last_activity_at", "updated_at"]
     StudentProgress.objects.bulk_create(
-        [progress], update_conflicts=True, unique_fields=["student", "course"], update_fields=update
+        [progress],
+        update_conflicts=True,
+        unique_fields=["student", "course"],
+        update_fields=[*agg, "accuracy", "last_activity_at", "updated_at"],
     )
-    _recompute_daily(student_id, course_id)
+    _recompute_daily(student_id, course_id, day)
     return progress
 
 
-def _recompute_daily(student_id, course_id):
+def _recompute_daily(student_id, course_id, day=None):
+    completed = Attempt.objects.filter(student_id=student_id, course_id=course_id, completed_at__isnull=False)
+    if day is not None:
+        local = timezone.localtime(day) if timezone.is_aware(day) else day
+        completed = completed.filter(completed_at__date=local.date())
     rows = (
-        Attempt.objects.filter(student_id=student_id, course_id=course_id, completed_at__isnull=False)
-        .annotate(day=TruncDate("completed_at"))
+        completed.annotate(day=TruncDate("completed_at"))
         .values("day")
         .annotate(xp=Sum("xp_earned"), completed_count=Count("id"), active_seconds=Sum("active_seconds"))
+        .order_by()
     )
-    days = [
-        DailyProgress(student_id=student_id, course_id=course_id, **row) for row in rows
-    ]
-    DailyProgress.objects.filter(student_id=student_id, course_id=course_id).exclude(
-        day__in=[d.day for d in days]
-    ).delete()
+    days = [DailyProgress(student_id=student_id, course_id=course_id, **row) for row in rows]
+    if day is None:  # a full rebuild drops days that no longer have attempts
+        DailyProgress.objects.filter(student_id=student_id, course_id=course_id).exclude(
+            day__in=[d.day for d in days]
+        ).delete()
     if days:
         DailyProgress.objects.bulk_create(
             days,

@@ -1,0 +1,76 @@
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from timeback_progress.conf import ENVIRONMENTS, app_settings
+from timeback_progress.checks import check_settings
+
+
+def ids(settings_dict):
+    with override_settings(TIMEBACK_PROGRESS=settings_dict):
+        return sorted(e.id for e in check_settings())
+
+
+def test_defaults_merge_and_environment_urls():
+    with override_settings(TIMEBACK_PROGRESS={"ENVIRONMENT": "production"}):
+        assert app_settings.CALIPER_URL == ENVIRONMENTS["production"]["CALIPER_URL"]
+        assert app_settings.BATCH_SIZE == 100
+    with override_settings(TIMEBACK_PROGRESS={"ENVIRONMENT": "staging", "API_URL": "http://127.0.0.1:9/"}):
+        assert app_settings.API_URL == "http://127.0.0.1:9"  # trailing slash dropped
+        assert app_settings.AUTH_URL == ENVIRONMENTS["staging"]["AUTH_URL"]
+
+
+def test_cache_is_reset_when_settings_change():
+    with override_settings(TIMEBACK_PROGRESS={"BATCH_SIZE": 7}):
+        assert app_settings.BATCH_SIZE == 7
+    assert app_settings.BATCH_SIZE != 7
+
+
+def test_unknown_setting_name_raises():
+    with pytest.raises(AttributeError, match="Invalid TIMEBACK_PROGRESS setting"):
+        app_settings.NOT_A_SETTING
+
+
+def test_clean_configuration_has_no_errors():
+    assert ids({"ENVIRONMENT": "staging"}) == []
+
+
+def test_sync_without_credentials_is_an_error():
+    assert ids({"SYNC_ENABLED": True}) == ["timeback_progress.E003", "timeback_progress.E003"]
+    assert ids({"SYNC_ENABLED": True, "CLIENT_ID": "x", "CLIENT_SECRET": "y"}) == []
+
+
+def test_unknown_environment():
+    assert "timeback_progress.E002" in ids({"ENVIRONMENT": "prod"})
+
+
+def test_unknown_key_warns():
+    assert ids({"BATCH_SIZ": 5}) == ["timeback_progress.W001"]
+
+
+def test_bad_url_and_plain_http():
+    assert ids({"API_URL": "ftp://example.com"}) == ["timeback_progress.E004"]
+    found = ids({"SYNC_ENABLED": True, "CLIENT_ID": "x", "CLIENT_SECRET": "y", "API_URL": "http://timeback.example.com"})
+    assert found == ["timeback_progress.W002"]
+    assert ids({"SYNC_ENABLED": True, "CLIENT_ID": "x", "CLIENT_SECRET": "y", "API_URL": "http://127.0.0.1:8001"}) == []
+
+
+def test_bad_policy_and_numbers():
+    assert ids({"XP_POLICY": "nowhere.policy"}) == ["timeback_progress.E005"]
+    assert ids({"BATCH_SIZE": 0}) == ["timeback_progress.E006"]
+    assert ids({"SUBJECT_MAP": []}) == ["timeback_progress.E007"]
+
+
+def test_not_a_dict():
+    assert ids(["x"]) == ["timeback_progress.E001"]
+
+
+def test_registered_with_django():
+    with override_settings(TIMEBACK_PROGRESS={"ENVIRONMENT": "nowhere"}):
+        assert "timeback_progress.E002" in {e.id for e in run_checks()}
+
+
+def test_error_messages_never_show_the_secret():
+    with override_settings(TIMEBACK_PROGRESS={"SYNC_ENABLED": True, "CLIENT_ID": "", "CLIENT_SECRET": "s3cr3t-value"}):
+        text = " ".join(str(e) for e in check_settings())
+    assert "s3cr3t-value" not in text
