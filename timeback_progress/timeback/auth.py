@@ -1,0 +1,109 @@
+"""OAuth2 client-credentials token, cached once for every worker process.
+
+The token lives in Django's cache (``TOKEN_CACHE_ALIAS``), so all workers
+share one token and renew it ``TOKEN_REFRESH_MARGIN`` seconds before it
+expires. A short cache lock (``cache.add``) lets one process fetch a new token
+while the others wait and re-read the cache: no stampede on the token endpoint.
+The cache key is a hash of the client id and token URL, never the secret.
+"""
+
+import hashlib
+import logging
+import time
+
+import requests
+from django.core.cache import caches
+
+from . import errors
+
+logger = logging.getLogger("timeback_progress.timeback")
+
+LOCK_POLL_SECONDS = 0.05
+
+
+class TokenProvider:
+    """Fetches and caches bearer tokens for one set of credentials."""
+
+    def __init__(self, session, *, token_url, client_id, client_secret, cache_alias="default",
+                 refresh_margin=60, timeout=(5.0, 30.0)):
+        self.session = session
+        self.token_url = token_url
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.cache_alias = cache_alias
+        self.refresh_margin = refresh_margin
+        self.timeout = timeout
+        digest = hashlib.sha256(f"{client_id}\n{token_url}".encode()).hexdigest()[:32]
+        self.cache_key = f"timeback_progress:token:{digest}"
+        self.lock_key = f"{self.cache_key}:lock"
+        # Long enough for one token request to finish; a crashed holder frees it then.
+        self.lock_seconds = max(2, int(sum(timeout)) + 1)
+
+    def __repr__(self):
+        return f"<TokenProvider {self.token_url}>"
+
+    @property
+    def cache(self):
+        return caches[self.cache_alias]
+
+    def get_token(self):
+        """A valid bearer token, from the cache or freshly fetched by one process."""
+        token = self.cache.get(self.cache_key)
+        if token:
+            return token
+        deadline = time.monotonic() + self.lock_seconds
+        while time.monotonic() < deadline:
+            if self.cache.add(self.lock_key, "1", timeout=self.lock_seconds):
+                try:
+                    return self.cache.get(self.cache_key) or self._fetch_and_store()
+                finally:
+                    self.cache.delete(self.lock_key)
+            time.sleep(LOCK_POLL_SECONDS)
+            token = self.cache.get(self.cache_key)
+            if token:
+                return token
+        # The holder never finished (crashed or hung): fetch without the lock.
+        return self._fetch_and_store()
+
+    def invalidate(self, token=None):
+        """Forget the cached token (after a 401); keep a newer one another worker stored."""
+        if token is None or self.cache.get(self.cache_key) == token:
+            self.cache.delete(self.cache_key)
+
+    def _fetch_and_store(self):
+        token, expires_in = self.fetch()
+        lifetime = expires_in - self.refresh_margin if expires_in > 2 * self.refresh_margin else expires_in / 2
+        self.cache.set(self.cache_key, token, timeout=max(1, int(lifetime)))
+        return token
+
+    def fetch(self):
+        """POST the client credentials; returns ``(access_token, expires_in)``."""
+        if not self.client_id or not self._client_secret:
+            raise errors.AuthError("Timeback CLIENT_ID and CLIENT_SECRET are not set.")
+        data = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._client_secret}
+        started = time.monotonic()
+        try:
+            response = self.session.post(self.token_url, data=data, timeout=self.timeout, headers={"Accept": "application/json"})
+        except requests.Timeout:
+            raise errors.RetriableError("token request timed out", method="POST", url=self.token_url) from None
+        except requests.ConnectionError as exc:
+            raise errors.RetriableError(
+                f"token endpoint unreachable: {type(exc).__name__}", method="POST", url=self.token_url
+            ) from None
+        logger.debug("POST %s -> %s in %.0f ms", self.token_url, response.status_code, (time.monotonic() - started) * 1000)
+        if response.status_code != 200:
+            error = errors.from_response(response, method="POST", url=self.token_url, secrets=(self._client_secret,))
+            if not error.retriable:
+                error = errors.AuthError(
+                    f"credentials rejected: {error.message}", status=error.status, method="POST", url=self.token_url
+                )
+            raise error
+        try:
+            body = response.json()
+            token = body["access_token"]
+            expires_in = int(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise errors.AuthError(
+                "token endpoint answered without an access_token", status=200, method="POST", url=self.token_url
+            ) from None
+        return token, expires_in
