@@ -7,4 +7,17 @@ class TimebackProgressConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from . import checks, signals  # noqa: F401  (register checks and receivers)
+        post_migrate.connect(_schedule_after_migrate, sender=self, dispatch_uid="timeback_progress.schedule")
+
+
+def _schedule_after_migrate(app_config, using="default", **kwargs):
+    """Keep the django-q2 sweeper schedule in place after every migrate."""
+    from django.apps import apps
+
+    if apps.is_installed("django_q"):
+        from .tasks import ensure_schedule
+
+        ensure_schedule()

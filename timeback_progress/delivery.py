@@ -1,21 +1,37 @@
 """The sync outbox: rows written with the data they describe, delivered later.
 
-This module owns the write side (``enqueue_*``, called by ``services`` inside
-their transactions). Caliper events are snapshotted when enqueued: a sent event
-can never change, so a correction is a new event. Line items and results are
-built when sent, from the current database state, so a re-sync always PUTs
+Write side (``enqueue_*``, ``rows_for_attempts``): called by ``services``
+inside their transactions. Caliper events are snapshotted when enqueued: a sent
+event can never change, so a correction is a new event. Line items and results
+are built when sent, from the current database state, so a re-sync always PUTs
 the latest values under the same sourcedId.
+
+Send side (``deliver_due``): claim due rows in chunks under a lease, send
+events batched into envelopes and PUT line items (before the results that
+refer to them) and results, then record each row's fate: sent, retrying with
+capped exponential backoff and jitter (honouring ``Retry-After``), or dead
+with the server's message. Delivery is at-least-once with stable ids.
 """
 
+import logging
+import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from .models import Attempt, Delivery
-from .timeback import caliper
+from .conf import app_settings
+from .models import Activity, Attempt, Delivery
+from .timeback import caliper, errors, gradebook
 
-OPEN_STATES = (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.RETRYING)
+logger = logging.getLogger("timeback_progress.delivery")
+
+WAITING = (Delivery.State.PENDING, Delivery.State.RETRYING)
 
 
 def line_item_key(activity):
@@ -31,7 +47,7 @@ def _event_row(event, attempt, result=None):
 
 
 def write(rows):
-    """Insert rows; a key that already has an open row is folded into it."""
+    """Insert rows; a key that already has a waiting row is folded into it."""
     if rows:
         Delivery.objects.bulk_create(rows, ignore_conflicts=True)
         transaction.on_commit(_kick)
@@ -128,3 +144,310 @@ def _xp_delta_row(attempt, result, xp_before):
 def enqueue_result(result):
     """Re-send a result as it stands now (admin "re-sync")."""
     write([Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt_id=result.attempt_id)])
+
+
+# -- send side ----------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """What one ``deliver_due`` run did (also the ``timeback_sync`` report)."""
+
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    deferred: int = 0
+    superseded: int = 0
+    requests: int = 0
+    errors: list = field(default_factory=list)
+
+    def add(self, other):
+        for name in ("sent", "retrying", "dead", "deferred", "superseded", "requests"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors[: 20 - len(self.errors)])
+        return self
+
+    @property
+    def handled(self):
+        return self.sent + self.retrying + self.dead + self.deferred + self.superseded
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in ("sent", "retrying", "dead", "deferred", "superseded", "requests")}
+
+
+def due(now=None):
+    """Rows a worker may claim now: waiting and due, or sending with an expired lease."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(
+        Q(status__in=WAITING, next_attempt_at__lte=now) | Q(status=Delivery.State.SENDING, leased_until__lt=now)
+    )
+
+
+def claim(limit, *, now=None):
+    """Claim up to ``limit`` due rows for this worker; returns them (line items first).
+
+    Where the database can, rows locked by another worker are skipped rather
+    than waited for; the conditional UPDATE is the claim itself, so two
+    workers never both own a row (SQLite serialises writers).
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    lease = now + timedelta(seconds=app_settings.LEASE_SECONDS)
+    with transaction.atomic():
+        candidates = due(now).order_by("next_attempt_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        due(now).filter(id__in=ids).update(
+            status=Delivery.State.SENDING, claimed_by=token, leased_until=lease, updated_at=now
+        )
+    rows = list(
+        Delivery.objects.filter(claimed_by=token, status=Delivery.State.SENDING).select_related(
+            "result__student", "result__attempt"
+        )
+    )
+    order = {Delivery.Kind.LINE_ITEM: 0, Delivery.Kind.RESULT: 1, Delivery.Kind.CALIPER_EVENT: 2}
+    rows.sort(key=lambda row: (order[row.kind], row.id))
+    return rows
+
+
+def backoff(attempts, retry_after=None):
+    """Seconds before the next try: exponential, capped, with full jitter above half."""
+    base = app_settings.BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    delay = min(app_settings.BACKOFF_MAX_SECONDS, base)
+    delay = random.uniform(delay / 2, delay)
+    if retry_after is not None:
+        delay = max(delay, min(float(retry_after), app_settings.BACKOFF_MAX_SECONDS))
+    return delay
+
+
+class Outcome:
+    """Collects the fate of each row of a claim, then writes it in few queries."""
+
+    def __init__(self, now):
+        self.now = now
+        self.summary = Summary()
+        self.sent, self.failed, self.deferred = [], [], []
+        self.lock = threading.Lock()  # sender threads report here
+
+    def request(self):
+        with self.lock:
+            self.summary.requests += 1
+
+    def ok(self, row, status):
+        row.response_status = status
+        with self.lock:
+            self.sent.append(row)
+
+    def fail(self, row, error):
+        with self.lock:
+            self._fail(row, error)
+
+    def _fail(self, row, error):
+        row.response_status = error.status
+        row.last_error = str(error)[:2000]
+        retriable = error.retriable or isinstance(error, errors.AuthError)
+        if retriable and row.attempts + 1 < app_settings.MAX_ATTEMPTS:
+            row.status = Delivery.State.RETRYING
+            row.next_attempt_at = self.now + timedelta(seconds=backoff(row.attempts + 1, getattr(error, "retry_after", None)))
+        else:
+            row.status = Delivery.State.DEAD
+            if retriable:
+                row.last_error = f"gave up after {row.attempts + 1} attempts: {row.last_error}"[:2000]
+        self.failed.append(row)
+        if len(self.summary.errors) < 20:
+            self.summary.errors.append(f"{row.kind} {row.key}: {row.last_error}")
+
+    def defer(self, row, seconds):
+        """Not tried (its line item is not there yet): back in the queue, no attempt used."""
+        row.status = Delivery.State.PENDING
+        row.next_attempt_at = self.now + timedelta(seconds=seconds)
+        self.deferred.append(row)
+
+    def save(self):
+        now = timezone.now()
+        if self.sent:
+            by_status = {}
+            for row in self.sent:
+                by_status.setdefault(row.response_status, []).append(row.id)
+            for status, ids in by_status.items():
+                Delivery.objects.filter(id__in=ids).update(
+                    status=Delivery.State.SENT, sent_at=now, updated_at=now, response_status=status,
+                    attempts=F("attempts") + 1, last_error="", leased_until=None, claimed_by="",
+                )
+            self.summary.sent += len(self.sent)
+        for row in self.failed:
+            row.attempts += 1
+        self._save_waiting(self.failed, count_attempt=True)
+        self._save_waiting(self.deferred, count_attempt=False)
+        self.summary.dead += sum(1 for r in self.failed if r.status == Delivery.State.DEAD)
+        self.summary.retrying += sum(1 for r in self.failed if r.status == Delivery.State.RETRYING)
+        self.summary.deferred += len(self.deferred)
+        return self.summary
+
+    def _save_waiting(self, rows, *, count_attempt):
+        if not rows:
+            return
+        waiting = [r for r in rows if r.status in WAITING]
+        # A re-sync enqueued while this row was being sent already waits with
+        # newer values: this older row steps aside instead of clashing with it.
+        if waiting:
+            taken = set(
+                Delivery.objects.filter(key__in=[r.key for r in waiting], status__in=WAITING)
+                .exclude(id__in=[r.id for r in waiting])
+                .values_list("key", flat=True)
+            )
+            for row in waiting:
+                if row.key in taken:
+                    row.status = Delivery.State.SUPERSEDED
+                    self.summary.superseded += 1
+        now = timezone.now()
+        for row in rows:
+            row.leased_until, row.claimed_by, row.updated_at = None, "", now
+        fields = ["status", "next_attempt_at", "leased_until", "claimed_by", "updated_at"]
+        if count_attempt:
+            fields += ["attempts", "last_error", "response_status"]
+        Delivery.objects.bulk_update(rows, fields)
+
+
+def deliver_due(*, limit=None, client=None, progress=None):
+    """Deliver everything due now; returns a ``Summary``.
+
+    Loops claim -> send -> record until nothing is due (or ``limit`` rows were
+    handled), so memory stays flat however long the backlog. Does nothing when
+    sync is disabled.
+    """
+    total = Summary()
+    if not app_settings.SYNC_ENABLED:
+        return total
+    from .timeback.client import get_client
+
+    client = client or get_client()
+    while limit is None or total.handled < limit:
+        size = app_settings.CLAIM_SIZE if limit is None else min(app_settings.CLAIM_SIZE, limit - total.handled)
+        rows = claim(size)
+        if not rows:
+            break
+        total.add(send_rows(rows, client))
+        if progress:
+            progress(total)
+        if total.handled and total.sent == 0 and total.deferred == total.handled:
+            break  # only rows waiting on their line items: let them come round again
+    return total
+
+
+def send_rows(rows, client):
+    """Send one claim's rows and record what happened to each."""
+    outcome = Outcome(timezone.now())
+    line_items = [r for r in rows if r.kind == Delivery.Kind.LINE_ITEM]
+    results = [r for r in rows if r.kind == Delivery.Kind.RESULT]
+    events = [r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT]
+    with ThreadPoolExecutor(max_workers=app_settings.SEND_CONCURRENCY) as pool:
+        _put_all(pool, client.put_line_item, [(r, _line_item_body(r)) for r in line_items], outcome)
+        _release_results_of(outcome.sent)
+        ready, waiting = _results_ready(results, outcome)
+        for row in waiting:
+            outcome.defer(row, seconds=min(30, 2 + row.attempts * 5))
+        _put_all(pool, client.put_result, [(r, _result_body(r)) for r in ready], outcome)
+        size = app_settings.BATCH_SIZE
+        batches = [events[i : i + size] for i in range(0, len(events), size)]
+        for _ in pool.map(lambda batch: _send_batch(client, batch, outcome), batches):
+            pass
+    return outcome.save()
+
+
+def _put_all(pool, put, items, outcome):
+    def one(item):
+        row, body = item
+        if body is None:
+            outcome.fail(row, errors.PermanentError("nothing to send: its record no longer exists"))
+            return
+        try:
+            put(body)
+        except errors.TimebackError as exc:
+            outcome.fail(row, exc)
+        else:
+            outcome.ok(row, 200)
+        outcome.request()
+
+    list(pool.map(one, items))
+
+
+def _release_results_of(sent):
+    """Results that waited on a line item just sent are due now, not after their wait."""
+    ids = [r.key.split(":", 1)[1] for r in sent if r.kind == Delivery.Kind.LINE_ITEM]
+    if ids:
+        Delivery.objects.filter(
+            kind=Delivery.Kind.RESULT, status=Delivery.State.PENDING, result__line_item_sourced_id__in=ids
+        ).update(next_attempt_at=timezone.now())
+
+
+def _line_item_body(row):
+    sourced_id = row.key.split(":", 1)[1]
+    activity = Activity.objects.select_related("course").filter(line_item_sourced_id=sourced_id).first()
+    return gradebook.line_item_body(activity) if activity else None
+
+
+def _result_body(row):
+    return gradebook.result_body(row.result) if row.result_id else None
+
+
+def _results_ready(results, outcome):
+    """Split results into those whose line item Timeback has, and those to wait.
+
+    A line item sent in this claim or before counts; one that is dead (or has
+    no row) does not hold its results back: Timeback will say what is wrong.
+    """
+    sent_now = {r.key for r in outcome.sent if r.kind == Delivery.Kind.LINE_ITEM}
+    needed = {line_item_key_of(r) for r in results if r.result_id} - sent_now
+    pending, sent = set(), set()
+    if needed:
+        for key, status in Delivery.objects.filter(key__in=needed).values_list("key", "status"):
+            if status == Delivery.State.SENT:
+                sent.add(key)
+            elif status in (*WAITING, Delivery.State.SENDING):
+                pending.add(key)
+    blocked = pending - sent
+    ready, waiting = [], []
+    for row in results:
+        (waiting if row.result_id and line_item_key_of(row) in blocked else ready).append(row)
+    return ready, waiting
+
+
+def line_item_key_of(result_row):
+    return f"lineitem:{result_row.result.line_item_sourced_id}"
+
+
+def _send_batch(client, rows, outcome):
+    """POST one envelope; on a rejection, set the named bad events aside and resend the rest.
+
+    When the server names no event, the batch is halved until the bad ones
+    stand alone, so one bad event never blocks the others.
+    """
+    if not rows:
+        return
+    outcome.request()
+    try:
+        client.send_events([row.payload for row in rows])
+    except errors.PermanentError as exc:
+        bad = exc.invalid_event_ids
+        named = [r for r in rows if r.key in bad]
+        if named:
+            messages = {e.get("id"): e.get("message") for e in exc.errors}
+            for row in named:
+                outcome.fail(row, errors.PermanentError(messages.get(row.key) or exc.message, status=exc.status))
+            _send_batch(client, [r for r in rows if r.key not in bad], outcome)
+        elif len(rows) == 1:
+            outcome.fail(rows[0], exc)
+        else:
+            half = len(rows) // 2
+            _send_batch(client, rows[:half], outcome)
+            _send_batch(client, rows[half:], outcome)
+    except errors.TimebackError as exc:
+        for row in rows:
+            outcome.fail(row, exc)
+    else:
+        for row in rows:
+            outcome.ok(row, 200)

@@ -402,6 +402,7 @@ class Delivery(TimestampedModel):
         SENT = "sent", _("sent")
         RETRYING = "retrying", _("failed, retrying")
         DEAD = "dead", _("dead")
+        SUPERSEDED = "superseded", _("superseded by a newer re-sync")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(
@@ -414,6 +415,7 @@ class Delivery(TimestampedModel):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     leased_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text=_("The worker's claim token while sending."))
     last_error = models.TextField(blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -422,16 +424,18 @@ class Delivery(TimestampedModel):
         verbose_name_plural = "deliveries"
         ordering = ["id"]
         constraints = [
-            # At most one unsent row per key: a re-sync folds into the waiting row.
+            # At most one waiting row per key: a re-sync folds into it. A row
+            # being sent does not count, so a re-sync made meanwhile still waits.
             models.UniqueConstraint(
                 fields=["key"],
-                condition=Q(status__in=["pending", "sending", "retrying"]),
+                condition=Q(status__in=["pending", "retrying"]),
                 name="tbp_delivery_one_open_per_key",
             )
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["key"]),
+            models.Index(fields=["claimed_by"]),
         ]
 
     def __str__(self):

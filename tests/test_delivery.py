@@ -1,0 +1,175 @@
+"""The outbox sender against the real sandbox over loopback HTTP."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from timeback_progress import delivery, services
+from timeback_progress.models import Delivery, Result
+from tests.plugins.factories import complete, make_activity, make_student
+
+pytestmark = pytest.mark.django_db
+
+
+def expected_ids():
+    return set(Delivery.objects.filter(kind="caliper_event").values_list("key", flat=True))
+
+
+def make_attempts(course, n=6, activities=2):
+    acts = [make_activity(course) for _ in range(activities)]
+    for i in range(n):
+        complete(make_student(), acts[i % activities], total=10, correct=8 + i % 3)
+
+
+def test_disabled_sync_sends_nothing(sandbox, settings, course):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": False}
+    make_attempts(course, 2)
+    assert delivery.deliver_due().handled == 0
+    assert Delivery.objects.filter(status="pending").count() == Delivery.objects.count() > 0
+    assert sandbox.state.stats["requests"] == 0 if "requests" in sandbox.state.stats else not sandbox.state.events
+    with pytest.raises(CommandError, match="disabled"):
+        call_command("timeback_sync")
+
+
+@pytest.fixture
+def live(sandbox, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True, "BACKOFF_BASE_SECONDS": 0.0}
+    return sandbox
+
+
+def test_everything_reaches_timeback(live, course):
+    make_attempts(course, 6)
+    summary = delivery.deliver_due()
+    assert summary.dead == 0 and summary.retrying == 0
+    assert set(live.state.events) == expected_ids()
+    assert set(live.state.results) == set(Result.objects.values_list("sourced_id", flat=True))
+    assert len(live.state.line_items) == 2
+    assert not Delivery.objects.exclude(status="sent").exists()
+    # results carry the XP in metadata, as Timeback expects
+    result = Result.objects.first()
+    assert live.state.results[result.sourced_id]["metadata"]["xp"] == result.metadata["xp"]
+
+
+def test_batches_events_into_envelopes(live, course, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "BATCH_SIZE": 5}
+    make_attempts(course, 10)
+    delivery.deliver_due()
+    sizes = [e["events"] for e in live.state.envelopes]
+    assert sum(sizes) == 20 and max(sizes) == 5
+
+
+def test_a_second_run_sends_nothing_again(live, course):
+    make_attempts(course, 3)
+    delivery.deliver_due()
+    assert delivery.deliver_due().handled == 0
+    assert live.state.stats["caliper.duplicates"] == 0 if "caliper.duplicates" in live.state.stats else True
+
+
+def test_retriable_failures_back_off_then_land(live, course):
+    make_attempts(course, 4)
+    live.state.faults.update({"queue": [{"status": 503}, {"status": 503}, {"status": 503}], "retry_after": 0})
+    first = delivery.deliver_due()
+    assert first.retrying > 0 and first.dead == 0
+    retrying = Delivery.objects.filter(status="retrying")
+    assert all(r.attempts == 1 and "503" in r.last_error for r in retrying)
+    Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+    delivery.deliver_due()
+    assert set(live.state.events) == expected_ids()
+    assert not Delivery.objects.exclude(status="sent").exists()
+
+
+def test_retry_after_is_honoured(live, course):
+    make_attempts(course, 1)
+    live.state.faults.update({"queue": [{"status": 429, "retry_after": 120, "endpoint": "caliper"}]})
+    delivery.deliver_due()
+    rows = Delivery.objects.filter(kind="caliper_event")
+    assert rows and all(r.status == "retrying" for r in rows)
+    assert all(r.next_attempt_at >= timezone.now() + timedelta(seconds=110) for r in rows)
+
+
+def test_one_bad_event_never_blocks_its_batch(live, course):
+    make_attempts(course, 5)
+    bad = Delivery.objects.filter(kind="caliper_event").first()
+    bad.payload["actor"].pop("email")
+    bad.save()
+    summary = delivery.deliver_due()
+    bad.refresh_from_db()
+    assert bad.status == "dead" and "email" in bad.last_error
+    assert summary.dead == 1
+    assert set(live.state.events) == expected_ids() - {bad.key}
+    assert Delivery.objects.filter(status="sent").count() == Delivery.objects.count() - 1
+
+
+def test_max_attempts_then_dead_and_replay(live, course, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "MAX_ATTEMPTS": 2}
+    make_attempts(course, 1)
+    live.state.faults.update({"fail_rate": 1.0})
+    for _ in range(4):  # the result waits on its line item until that one is dead
+        delivery.deliver_due()
+        Delivery.objects.filter(status__in=["retrying", "pending"]).update(next_attempt_at=timezone.now())
+    assert Delivery.objects.filter(status="dead").count() == Delivery.objects.count()
+    assert "gave up after 2 attempts" in Delivery.objects.first().last_error
+    with pytest.raises(CommandError, match="dead"):
+        call_command("timeback_sync")
+    live.state.faults.update({"fail_rate": 0.0})
+    call_command("timeback_replay", kind="caliper_event")
+    assert Delivery.objects.filter(status="pending", attempts=0).count() == 2
+    call_command("timeback_replay", ids=[Delivery.objects.get(kind="line_item").id])
+    assert Delivery.objects.filter(status="dead").count() == 1
+    call_command("timeback_replay", since="2000-01-01")
+    call_command("timeback_sync")
+    assert set(live.state.events) == expected_ids()
+
+
+def test_results_wait_for_their_line_item(live, course):
+    make_attempts(course, 2, activities=1)
+    line_item = Delivery.objects.get(kind="line_item")
+    line_item.status = "retrying"
+    line_item.next_attempt_at = timezone.now() + timedelta(hours=1)
+    line_item.save()
+    summary = delivery.deliver_due()
+    assert summary.deferred == 2 and not live.state.results
+    Delivery.objects.filter(kind="line_item").update(next_attempt_at=timezone.now())
+    Delivery.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    delivery.deliver_due()
+    assert len(live.state.results) == 2
+
+
+def test_expired_lease_is_reclaimed(live, course):
+    make_attempts(course, 1)
+    rows = delivery.claim(100)  # a worker claims, then dies
+    assert rows and delivery.deliver_due().handled == 0
+    Delivery.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
+    assert delivery.deliver_due().sent == len(rows)
+
+
+def test_correction_resends_result_and_xp_difference(live, course, django_user_model):
+    activity = make_activity(course)
+    attempt = complete(make_student(), activity, total=10, correct=8)
+    delivery.deliver_due()
+    result = Result.objects.get(attempt=attempt)
+    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="typo", correct_questions=10)
+    delivery.deliver_due()
+    assert live.state.results[result.sourced_id]["metadata"]["xp"] == 12.5
+    xp = sorted(
+        i["value"] for e in live.state.events.values() if e["type"] == "ActivityEvent"
+        for i in e["generated"]["items"] if i["type"] == "xpEarned"
+    )
+    assert xp == [2.5, 10]  # the original event, then the difference
+
+
+def test_resync_while_sending_is_not_lost(live, course):
+    activity = make_activity(course)
+    attempt = complete(make_student(), activity)
+    result = Result.objects.get(attempt=attempt)
+    rows = delivery.claim(100)
+    delivery.enqueue_result(result)  # a correction lands while the first send is in flight
+    assert Delivery.objects.filter(kind="result", status="pending").count() == 1
+    from timeback_progress.timeback.client import get_client
+
+    delivery.send_rows(rows, get_client())
+    assert delivery.deliver_due().sent == 1
+    assert Delivery.objects.filter(kind="result", status="sent").count() == 2

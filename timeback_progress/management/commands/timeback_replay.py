@@ -1,0 +1,49 @@
+"""Move dead outbox rows back to pending so they are delivered again."""
+
+from datetime import datetime, time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from timeback_progress.models import Delivery
+from timeback_progress.replay import replay
+
+
+def _when(value, *, end=False):
+    parsed = parse_datetime(value)
+    if parsed is None:
+        day = parse_date(value)
+        if day is None:
+            raise CommandError(f"Not an ISO date or date-time: {value!r}.")
+        parsed = datetime.combine(day, time.max if end else time.min)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+class Command(BaseCommand):
+    help = "Replay dead outbox rows (optionally filtered): they go back to pending with a fresh attempt count."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--kind", choices=Delivery.Kind.values, help="Only rows of this kind.")
+        parser.add_argument("--id", type=int, action="append", dest="ids", help="Only this row id (repeatable).")
+        parser.add_argument("--since", help="Only rows created on or after this ISO date/date-time.")
+        parser.add_argument("--until", help="Only rows created on or before this ISO date/date-time.")
+        parser.add_argument("--dry-run", action="store_true", help="Count, change nothing.")
+
+    def handle(self, *args, kind=None, ids=None, since=None, until=None, dry_run=False, **options):
+        rows = Delivery.objects.filter(status=Delivery.State.DEAD)
+        if kind:
+            rows = rows.filter(kind=kind)
+        if ids:
+            rows = rows.filter(id__in=ids)
+        if since:
+            rows = rows.filter(created_at__gte=_when(since))
+        if until:
+            rows = rows.filter(created_at__lte=_when(until, end=True))
+        if dry_run:
+            self.stdout.write(f"{rows.count()} dead rows would be replayed.")
+            return
+        moved, skipped = replay(rows)
+        self.stdout.write(self.style.SUCCESS(f"Replayed {moved} dead rows."))
+        if skipped:
+            self.stdout.write(f"{skipped} rows already have a newer waiting row for the same key and stay dead.")

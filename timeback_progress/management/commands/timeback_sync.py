@@ -1,0 +1,48 @@
+"""Deliver every outbox row that is due now, in the foreground."""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from timeback_progress import delivery
+from timeback_progress.conf import app_settings
+from timeback_progress.models import Delivery
+
+
+class Command(BaseCommand):
+    help = "Deliver due outbox rows to Timeback now; exits non-zero if any row is dead."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=None, help="Handle at most this many rows.")
+
+    def handle(self, *args, limit=None, **options):
+        if limit is not None and limit < 1:
+            raise CommandError("--limit must be at least 1.")
+        if not app_settings.SYNC_ENABLED:
+            waiting = Delivery.objects.filter(status__in=delivery.WAITING).count()
+            raise CommandError(
+                f"Timeback sync is disabled (TIMEBACK_PROGRESS['SYNC_ENABLED'] / TIMEBACK_SYNC_ENABLED); "
+                f"{waiting} rows are waiting and nothing was sent."
+            )
+        backlog = delivery.due().count()
+        self.stdout.write(f"{backlog} rows due.")
+        tty = sys.stdout.isatty()
+
+        def progress(summary):
+            line = f"  {summary.handled}/{backlog} handled: {summary.sent} sent, {summary.retrying} retrying, {summary.dead} dead"
+            self.stdout.write(("\r" + line) if tty else line, ending="" if tty else "\n")
+            self.stdout.flush()
+
+        summary = delivery.deliver_due(limit=limit, progress=progress)
+        if tty and summary.handled:
+            self.stdout.write("")
+        self.stdout.write(
+            f"Sent {summary.sent}, retrying {summary.retrying}, dead {summary.dead}, "
+            f"waiting on line items {summary.deferred}, superseded {summary.superseded} "
+            f"({summary.requests} requests)."
+        )
+        for error in summary.errors[:10]:
+            self.stderr.write(f"  {error}")
+        dead_total = Delivery.objects.filter(status=Delivery.State.DEAD).count()
+        if summary.dead or dead_total:
+            raise CommandError(f"{dead_total} outbox rows are dead; see the admin, fix, then `manage.py timeback_replay`.")

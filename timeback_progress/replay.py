@@ -1,0 +1,46 @@
+"""Putting dead or retrying outbox rows back in line (commands and admin actions)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Delivery
+
+WAITING = (Delivery.State.PENDING, Delivery.State.RETRYING)
+
+
+def replay(rows):
+    """Dead rows -> pending with a fresh attempt count; returns (moved, skipped).
+
+    A row whose key already has a waiting row (a newer re-sync) is skipped:
+    the waiting one carries the latest values.
+    """
+    with transaction.atomic():
+        rows = list(rows.filter(status=Delivery.State.DEAD).select_for_update())
+        taken = set(
+            Delivery.objects.filter(key__in=[r.key for r in rows], status__in=WAITING).values_list("key", flat=True)
+        )
+        moved, seen = [], set()
+        for row in rows:
+            if row.key in taken or row.key in seen:
+                continue
+            seen.add(row.key)
+            moved.append(row.id)
+        Delivery.objects.filter(id__in=moved).update(
+            status=Delivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now(),
+            leased_until=None, claimed_by="",
+        )
+    _kick_after_commit()
+    return len(moved), len(rows) - len(moved)
+
+
+def retry_now(rows):
+    """Retrying rows become due at once; returns how many."""
+    count = rows.filter(status__in=WAITING).update(next_attempt_at=timezone.now(), updated_at=timezone.now())
+    _kick_after_commit()
+    return count
+
+
+def _kick_after_commit():
+    from . import tasks
+
+    transaction.on_commit(tasks.kick)
