@@ -5,6 +5,8 @@ see .env.example. Defaults give the embedded demo: SQLite, the django-q2 ORM
 broker, sync disabled.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -19,6 +21,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
+    # First, so its admin/index.html (sync health box) wraps the admin's own.
+    "timeback_progress",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -29,7 +33,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_q",
-    "timeback_progress",
 ]
 
 MIDDLEWARE = [
@@ -69,7 +72,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
-    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=None)}
+    # The test database is a file (one per test run), not :memory:, so the
+    # integration tests' qcluster and sandbox processes can share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("SQLITE_TEST_NAME", default=str(Path(tempfile.gettempdir()) / f"timeback_progress_test_{os.getpid()}.sqlite3"))
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 
@@ -125,6 +132,8 @@ TIMEBACK_PROGRESS = {
     "API_URL": env("TIMEBACK_API_URL", default=None),
     "SENSOR": env("TIMEBACK_SENSOR", default="http://localhost:8000"),
     "SYNC_ENABLED": env.bool("TIMEBACK_SYNC_ENABLED", default=False),
+    # Any other key of the settings dict, as JSON, e.g. '{"BATCH_SIZE": 200}'.
+    **env.json("TIMEBACK_PROGRESS_EXTRA", default={}),
 }
 
 # django-q2: the ORM broker needs no server (the demo); with REDIS_URL, Redis.

@@ -62,7 +62,11 @@ DEFAULTS = {
     "BACKOFF_BASE_SECONDS": 2.0,
     "BACKOFF_MAX_SECONDS": 3600.0,
     "SWEEP_INTERVAL_MINUTES": 1,
-    "SEND_CONCURRENCY": 4,
+    # A delivery task keeps draining while a retry falls due this soon...
+    "DRAIN_WAIT_SECONDS": 10.0,
+    # ...for at most this long (keep it under Q_CLUSTER's timeout).
+    "TASK_TIME_BUDGET_SECONDS": 120.0,
+    "SEND_CONCURRENCY": 16,
     # Admin sync health: an unsent row older than this many minutes flags sync as stale.
     "ADMIN_SYNC_STALE_MINUTES": 15,
     # Dashboards: when a student counts as stuck.

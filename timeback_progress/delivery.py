@@ -100,7 +100,7 @@ def line_item_rows(activity):
         return []
     type(activity).objects.filter(pk=activity.pk).update(line_item_queued=True)
     activity.line_item_queued = True
-    return [Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity))]
+    return [Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity), payload={"create": True})]
 
 
 def enqueue_line_item(activity):
@@ -128,7 +128,9 @@ def rows_for_attempts(changes):
             rows.extend(time_rows(item))
         elif xp_before != item.xp_earned:
             rows.append(_xp_delta_row(item, result, xp_before))
-        rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item))
+        # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
+        hint = {"create": True} if state == "created" else {}
+        rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item, payload=hint))
     return rows
 
 
@@ -204,9 +206,7 @@ def claim(limit, *, now=None):
             status=Delivery.State.SENDING, claimed_by=token, leased_until=lease, updated_at=now
         )
     rows = list(
-        Delivery.objects.filter(claimed_by=token, status=Delivery.State.SENDING).select_related(
-            "result__student", "result__attempt"
-        )
+        Delivery.objects.filter(claimed_by=token, status=Delivery.State.SENDING).select_related("result__student")
     )
     order = {Delivery.Kind.LINE_ITEM: 0, Delivery.Kind.RESULT: 1, Delivery.Kind.CALIPER_EVENT: 2}
     rows.sort(key=lambda row: (order[row.kind], row.id))
@@ -312,6 +312,15 @@ class Outcome:
         Delivery.objects.bulk_update(rows, fields)
 
 
+def seconds_until_next_due():
+    """Seconds until the next waiting or leased row falls due (None: nothing waits)."""
+    now = timezone.now()
+    waiting = Delivery.objects.filter(status__in=WAITING).order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    leased = Delivery.objects.filter(status=Delivery.State.SENDING).order_by("leased_until").values_list("leased_until", flat=True).first()
+    times = [t for t in (waiting, leased) if t is not None]
+    return max(0.0, (min(times) - now).total_seconds()) if times else None
+
+
 def deliver_due(*, limit=None, client=None, progress=None):
     """Deliver everything due now; returns a ``Summary``.
 
@@ -345,34 +354,40 @@ def send_rows(rows, client):
     results = [r for r in rows if r.kind == Delivery.Kind.RESULT]
     events = [r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT]
     with ThreadPoolExecutor(max_workers=app_settings.SEND_CONCURRENCY) as pool:
-        _put_all(pool, client.put_line_item, [(r, _line_item_body(r)) for r in line_items], outcome)
+        _wait(_put_all(pool, client.put_line_item, [(r, _line_item_body(r)) for r in line_items], outcome))
         _release_results_of(outcome.sent)
         ready, waiting = _results_ready(results, outcome)
         for row in waiting:
             outcome.defer(row, seconds=min(30, 2 + row.attempts * 5))
-        _put_all(pool, client.put_result, [(r, _result_body(r)) for r in ready], outcome)
+        # Results and event envelopes are independent: keep the pool full with both.
         size = app_settings.BATCH_SIZE
-        batches = [events[i : i + size] for i in range(0, len(events), size)]
-        for _ in pool.map(lambda batch: _send_batch(client, batch, outcome), batches):
-            pass
+        futures = [pool.submit(_send_batch, client, events[i : i + size], outcome) for i in range(0, len(events), size)]
+        futures += _put_all(pool, client.put_result, [(r, _result_body(r)) for r in ready], outcome)
+        _wait(futures)
     return outcome.save()
 
 
+def _wait(futures):
+    for future in futures:
+        future.result()
+
+
 def _put_all(pool, put, items, outcome):
-    def one(item):
-        row, body = item
+    """Submit one upsert per row; returns the futures."""
+
+    def one(row, body):
         if body is None:
             outcome.fail(row, errors.PermanentError("nothing to send: its record no longer exists"))
             return
         try:
-            put(body)
+            put(body, create_first=row.attempts == 0 and bool(row.payload.get("create")))
         except errors.TimebackError as exc:
             outcome.fail(row, exc)
         else:
             outcome.ok(row, 200)
         outcome.request()
 
-    list(pool.map(one, items))
+    return [pool.submit(one, row, body) for row, body in items]
 
 
 def _release_results_of(sent):

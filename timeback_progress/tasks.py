@@ -39,13 +39,26 @@ def kick():
 
 
 def deliver_due():
-    """Deliver every outbox row that is due (run by kick() and the sweeper schedule)."""
+    """Deliver every outbox row that is due (run by kick() and the sweeper schedule).
+
+    Keeps draining while a retry falls due within ``DRAIN_WAIT_SECONDS``, for
+    at most ``TASK_TIME_BUDGET_SECONDS``: short backoffs are served here, long
+    ones by the sweeper schedule.
+    """
     from . import delivery
 
-    summary = delivery.deliver_due()
-    if summary.handled:
-        logger.info("outbox: %s", summary.as_dict())
-    return summary.as_dict()
+    started = time.monotonic()
+    total = delivery.Summary()
+    while True:
+        total.add(delivery.deliver_due())
+        wait = delivery.seconds_until_next_due()
+        elapsed = time.monotonic() - started
+        if wait is None or wait > app_settings.DRAIN_WAIT_SECONDS or elapsed + wait > app_settings.TASK_TIME_BUDGET_SECONDS:
+            break
+        time.sleep(max(0.05, wait))
+    if total.handled:
+        logger.info("outbox: %s", total.as_dict())
+    return total.as_dict()
 
 
 def ensure_schedule(**kwargs):

@@ -8,4 +8,11 @@ app_name = "timeback_progress"
 
 urlpatterns = [
     path("", views.CourseListView.as_view(), name="course-list"),
+    path("courses/<int:course_pk>/", views.CourseOverviewView.as_view(), name="course-overview"),
+    path("courses/<int:course_pk>/export.csv", views.CourseExportView.as_view(), name="course-export"),
+    path(
+        "courses/<int:course_pk>/students/<int:student_pk>/",
+        views.StudentDetailView.as_view(),
+        name="student-detail",
+    ),
 ]

@@ -1,5 +1,18 @@
 """API routes; include with ``path("api/", include("timeback_progress.api.urls"))``."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "timeback_progress_api"
 
-urlpatterns = []
+urlpatterns = [
+    path("v1/attempts/", views.StartAttemptView.as_view(), name="attempt-start"),
+    path("v1/attempts/record/", views.RecordAttemptView.as_view(), name="attempt-record"),
+    path("v1/attempts/record/batch/", views.RecordBatchView.as_view(), name="attempt-record-batch"),
+    path("v1/attempts/<int:pk>/", views.AttemptDetailView.as_view(), name="attempt-detail"),
+    path("v1/attempts/<int:pk>/time/", views.AttemptTimeView.as_view(), name="attempt-time"),
+    path("v1/attempts/<int:pk>/complete/", views.AttemptCompleteView.as_view(), name="attempt-complete"),
+    path("v1/students/<str:sourced_id>/progress/", views.StudentProgressView.as_view(), name="student-progress"),
+    path("v1/courses/<str:sourced_id>/students/", views.CourseStudentsView.as_view(), name="course-students"),
+]

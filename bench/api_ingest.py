@@ -1,0 +1,215 @@
+#!/usr/bin/env python
+"""Benchmark completions through the REST API, against a bare DRF endpoint.
+
+Usage::
+
+    python bench/api_ingest.py                     # SQLite, and PostgreSQL if DATABASE_URL is set
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tbp_api python bench/api_ingest.py -n 300
+
+Each backend runs in its own process on a fresh test database (Django's test
+runner creates and drops it). In-process, through the Django test client with
+token authentication, it times:
+
+- ``complete``: ``POST /api/v1/attempts/{id}/complete/`` for attempts started
+  beforehand (the start is not timed), with an ``Idempotency-Key``;
+- ``record``: ``POST /api/v1/attempts/record/`` (start and complete in one call);
+- ``bare``: a DRF endpoint defined here, same authentication, that inserts
+  one row and returns it.
+
+It prints completions per second, the query count of one completion with a
+breakdown (authentication, throttle cache, idempotency, the services path),
+and the ratio to the bare endpoint. Run twice: throttle counts in the
+project's cache (a database cache here), and in a local-memory cache.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_QUERIES = 15
+TARGET_RATIO = 1 / 3
+
+
+def setup_django():
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+
+
+def bare_urlconf():
+    """The API's routes plus ``bench/bare/``: a DRF view that inserts one row."""
+    from django.urls import include, path
+    from rest_framework import serializers
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from timeback_progress.models import SyncState
+
+    class RowSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = SyncState
+            fields = ["id", "name"]
+
+    class BareInsert(APIView):
+        def post(self, request):
+            serializer = RowSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            serializer.save()
+            return Response(serializer.data, status=201)
+
+    module = type(sys)("bench_api_urls")
+    module.urlpatterns = [
+        path("api/", include("timeback_progress.api.urls")),
+        path("bench/bare/", BareInsert.as_view()),
+    ]
+    sys.modules["bench_api_urls"] = module
+    return "bench_api_urls"
+
+
+def classify(sql):
+    low = sql.lower()
+    if "authtoken_token" in low or "auth_user" in low:
+        return "authentication"
+    if "timeback_cache" in low:
+        return "throttle cache"
+    if "idempotencyrecord" in low:
+        return "idempotency"
+    if low.startswith(("begin", "commit", "savepoint", "release", "rollback")):
+        return "transaction control"
+    return "attempt lookup + services"
+
+
+def run_backend(count, throttle_cache):
+    setup_django()
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.runner import DiscoverRunner
+    from django.test.utils import CaptureQueriesContext, override_settings, setup_test_environment
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from timeback_progress import services
+    from timeback_progress.models import Activity, Course, Student
+
+    caches = dict(settings.CACHES, bench={"BACKEND": "django.core.cache.backends.locmem.LocMemCache"})
+    overrides = override_settings(
+        ROOT_URLCONF=bare_urlconf(),
+        CACHES=caches,
+        TIMEBACK_PROGRESS={**settings.TIMEBACK_PROGRESS, "API_THROTTLE_CACHE": throttle_cache},
+    )
+    setup_test_environment(debug=False)  # no query log while timing
+    runner = DiscoverRunner(verbosity=0, interactive=False)
+    old = runner.setup_databases()
+    try:
+        with overrides:
+            user = get_user_model().objects.create_user("bench-app", password=None)
+            course = Course.objects.create(sourced_id="bench-course", title="Bench")
+            activity = Activity.objects.create(
+                activity_id="bench-quiz", name="Quiz", course=course, app_name="Bench", expected_xp=Decimal(10)
+            )
+            students = [
+                Student.objects.create(sourced_id=f"bench-{i}", user=user if i == 0 else None) for i in range(50)
+            ]
+            user.is_staff = True  # a server-side app writes for every student
+            user.save()
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+            attempts = [services.start_attempt(students[i % 50], activity).pk for i in range(count + 2)]
+
+            def complete(i, pk):
+                body = json.dumps({"totalQuestions": 10, "correctQuestions": 9, "activeSeconds": 120})
+                response = client.post(
+                    f"/api/v1/attempts/{pk}/complete/", body, content_type="application/json",
+                    headers={"Idempotency-Key": f"c-{i}"},
+                )
+                assert response.status_code == 200, response.content
+
+            def record(i, _):
+                body = json.dumps({
+                    "studentSourcedId": students[i % 50].sourced_id, "activityId": activity.activity_id,
+                    "totalQuestions": 10, "correctQuestions": 9, "activeSeconds": 120,
+                })
+                response = client.post("/api/v1/attempts/record/", body, content_type="application/json")
+                assert response.status_code == 201, response.content
+
+            def bare(i, _):
+                response = client.post("/bench/bare/", json.dumps({"name": f"row-{i}"}), content_type="application/json")
+                assert response.status_code == 201, response.content
+
+            out = {"vendor": connection.vendor, "throttle_cache": throttle_cache}
+            for name, call in (("complete", complete), ("record", record), ("bare", bare)):
+                is_complete = name == "complete"
+                call(-1, attempts.pop() if is_complete else None)  # warm up (throttle row, caches)
+                connection.queries_log.clear()  # a full log (DEBUG) would hide the capture
+                with CaptureQueriesContext(connection) as queries:
+                    call(-2, attempts.pop() if is_complete else None)
+                captured = list(queries.captured_queries)  # the next request resets the log
+                started = time.perf_counter()
+                done = len(attempts) if is_complete else count
+                for i in range(done):
+                    call(i, attempts[i] if is_complete else None)
+                elapsed = time.perf_counter() - started
+                out[name] = {
+                    "per_second": done / elapsed,
+                    "queries": len(captured),
+                    "breakdown": dict(Counter(classify(q["sql"]) for q in captured)),
+                    "sql": [q["sql"][:90] for q in captured],
+                }
+    finally:
+        runner.teardown_databases(old)
+    return out
+
+
+def report(results):
+    for res in results:
+        print(f"\n== {res['vendor']}, throttle cache: {res['throttle_cache']} ==")
+        bare = res["bare"]["per_second"]
+        for name in ("complete", "record", "bare"):
+            row = res[name]
+            ratio = row["per_second"] / bare
+            print(f"{name:9} {row['per_second']:8.1f}/s  {row['queries']:3d} queries  ratio to bare {ratio:5.2f}")
+            if name != "bare":
+                print(f"          {row['breakdown']}")
+        comp = res["complete"]
+        ok_q = "OK" if comp["queries"] <= TARGET_QUERIES else "MISSED"
+        ok_r = "OK" if comp["per_second"] / bare >= TARGET_RATIO else "MISSED"
+        print(f"targets: <= {TARGET_QUERIES} queries per completion: {ok_q}; >= 1/3 of bare: {ok_r}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--count", type=int, default=200, help="requests per measurement")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_backend(args.count, args.child)))
+        return
+    backends = [("sqlite", {**os.environ, "DATABASE_URL": "sqlite:////tmp/tbp_api_bench.sqlite3"})]
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        backends.append(("postgres", dict(os.environ)))
+    results = []
+    for _label, env in backends:
+        for cache in ("default", "bench"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "-n", str(args.count), "--child", cache],
+                env=env, capture_output=True, text=True, cwd=ROOT,
+            )
+            if proc.returncode:
+                sys.exit(proc.stderr)
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The outbox delivered by real qcluster processes to the sandbox over loopback.
+
+Every test asserts that every expected event id and result reached the
+sandbox, that nothing valid went dead, and reports the duplicates the sandbox
+counted (at-least-once may resend; ids stay the same).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection, transaction
+from django_q.models import OrmQ
+
+from timeback_progress.models import Delivery, Result
+from tests.plugins.cluster import ROOT, database_url, wait_for
+from tests.plugins.factories import complete, make_activity, make_student
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+FAST_RETRIES = {"BACKOFF_BASE_SECONDS": 0.2, "BACKOFF_MAX_SECONDS": 2.0, "MAX_ATTEMPTS": 60, "LEASE_SECONDS": 5}
+
+
+def make_backlog(course, students=20, activities=3):
+    acts = [make_activity(course) for _ in range(activities)]
+    with transaction.atomic():
+        for i in range(students):
+            student = make_student()
+            for j, act in enumerate(acts):
+                complete(student, act, total=10, correct=7 + (i + j) % 4)
+
+
+def expected():
+    events = set(Delivery.objects.filter(kind="caliper_event").values_list("key", flat=True))
+    results = set(Result.objects.values_list("sourced_id", flat=True))
+    return events, results
+
+
+def all_arrived(sandbox, events, results):
+    return events <= set(sandbox.state.events) and results <= set(sandbox.state.results)
+
+
+def report(sandbox):
+    """Print what the sandbox saw; returns its Caliper counters."""
+    stats = sandbox.state.snapshot_stats()
+    caliper = stats["endpoints"].get("caliper", {})
+    print(f"sandbox: {stats['events_stored']} events, {stats['results_stored']} results, "
+          f"duplicate events {caliper.get('duplicates', 0)}, faults injected {stats['faults']}, "
+          f"tokens issued {stats['tokens_issued']}")
+    return {**caliper, "faults": stats["faults"]}
+
+
+@pytest.fixture
+def live_sync(settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True, **FAST_RETRIES}
+
+
+def test_qcluster_delivers_everything_on_commit(sandbox, live_sync, cluster_factory, course):
+    cluster = cluster_factory(sandbox, extra=FAST_RETRIES)
+    make_backlog(course)  # commits -> on_commit kick -> a task on the ORM broker
+    events, results = expected()
+    wait_for(lambda: all_arrived(sandbox, events, results), message=f"delivery\n{cluster.output()}")
+    wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=20, message="rows marked sent")
+    report(sandbox)
+
+
+def test_fault_mix_loses_nothing(sandbox_factory, live_sync, cluster_factory, course):
+    sandbox = sandbox_factory(faults={
+        "fail_rate": 0.15, "throttle_rate": 0.05, "retry_after": 1, "drop_rate": 0.05, "latency_ms": 5,
+        "jitter_ms": 20, "token_lifetime": 2, "seed": 7,
+    })
+    make_backlog(course, students=25)
+    # One permanently invalid event in the mix: a student the roster gave no email.
+    bad = Delivery.objects.filter(kind="caliper_event").order_by("id")[7]
+    bad.payload["actor"]["email"] = ""
+    bad.save()
+    cluster_factory(sandbox, extra=FAST_RETRIES)
+    from timeback_progress import tasks
+
+    tasks._last_kick[0] = 0
+    transaction.on_commit(tasks.kick)  # no pending transaction: runs now
+    events, results = expected()
+    events.discard(bad.key)
+    wait_for(lambda: all_arrived(sandbox, events, results), timeout=150, message="delivery under faults")
+    wait_for(lambda: not Delivery.objects.filter(status__in=["pending", "retrying", "sending"]).exists(), timeout=30, message="settled")
+    dead = list(Delivery.objects.filter(status="dead").values_list("key", flat=True))
+    assert dead == [bad.key], f"only the invalid event may be dead, got {dead}"
+    stats = report(sandbox)
+    assert stats["faults"] > 0
+
+
+def test_worker_killed_mid_batch_then_restarted(sandbox_factory, live_sync, cluster_factory, course):
+    sandbox = sandbox_factory(faults={"latency_ms": 150})  # slow: the kill lands mid-send
+    extra = {**FAST_RETRIES, "BATCH_SIZE": 5, "SEND_CONCURRENCY": 1, "CLAIM_SIZE": 50}
+    make_backlog(course, students=30)
+    events, results = expected()
+    first = cluster_factory(sandbox, extra=extra, name="first")
+    from timeback_progress import tasks
+
+    tasks._last_kick[0] = 0
+    tasks.kick()
+    wait_for(lambda: len(sandbox.state.events) >= 10, timeout=60, message=f"first sends\n{first.output()}")
+    first.kill()
+    in_flight = Delivery.objects.filter(status="sending").count()
+    assert in_flight > 0, "the kill should leave claimed rows behind"
+    assert not all_arrived(sandbox, events, results)
+    second = cluster_factory(sandbox, extra=extra, name="second")
+    time.sleep(1)
+    tasks._last_kick[0] = 0
+    tasks.kick()  # leased rows come back once their lease (5 s) expires: the task drains until then
+    wait_for(lambda: all_arrived(sandbox, events, results), timeout=120, message=f"redelivery\n{second.output()}")
+    wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=30, message="all sent")
+    stats = report(sandbox)
+    print(f"rows in flight at the kill: {in_flight}; duplicates received: {stats.get('duplicates', 0)}")
+
+
+def enqueue_tasks_via(redis_url, count):
+    """Put deliver_due tasks on the Redis broker from a separate process."""
+    code = (
+        "from django_q.tasks import async_task\n"
+        f"for _ in range({count}): async_task('timeback_progress.tasks.deliver_due')\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url}
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
+
+
+def test_two_clusters_race_on_postgres_with_redis(sandbox_factory, settings, cluster_factory, course):
+    if connection.vendor != "postgresql":
+        pytest.skip("the race needs PostgreSQL (skip_locked) and the Redis broker")
+    redis = pytest.importorskip("redis")
+    redis_url = "redis://127.0.0.1:6379/7"
+    try:
+        redis.from_url(redis_url).flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    sandbox = sandbox_factory(faults={"latency_ms": 10, "fail_rate": 0.05, "seed": 3})
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": False}  # the clusters do the sending
+    make_backlog(course, students=60)
+    events, results = expected()
+    extra = {**FAST_RETRIES, "CLAIM_SIZE": 20, "BATCH_SIZE": 10}
+    clusters = [cluster_factory(sandbox, workers=2, redis_url=redis_url, extra=extra, name=n) for n in "ab"]
+    enqueue_tasks_via(redis_url, 8)
+    wait_for(lambda: all_arrived(sandbox, events, results), timeout=120,
+             message="delivery by two clusters\n" + "\n".join(c.output() for c in clusters))
+    wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=30, message="all sent")
+    stats = report(sandbox)
+    # Claims are exclusive: with no lease expiring, nothing is sent twice.
+    assert stats.get("duplicates", 0) == 0
+    assert not OrmQ.objects.exists()  # nothing went through the ORM broker

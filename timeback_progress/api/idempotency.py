@@ -1,0 +1,103 @@
+"""``Idempotency-Key`` for API writes: a retried request gets the first response.
+
+The first successful (2xx) response to a key is stored in ``IdempotencyRecord``
+in the same transaction as the write it describes, so either both exist or
+neither does. A retry with the same key and the same request (method, path and
+JSON body) gets that response back with ``Idempotent-Replayed: true`` and
+changes nothing; the same key with a different request is a 422. Failed
+requests store nothing: the client may fix the request and reuse the key.
+Keys are scoped to the user.
+"""
+
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from ..models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was already used for a different request; "
+        "use a new key for a new request."
+    )
+    default_code = "idempotency_key_reused"
+
+
+def get_key(request):
+    """The request's key, None without one; a malformed key is a 400."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+        raise ValidationError({HEADER: [f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters."]})
+    return key
+
+
+def _path(request):
+    return request.path[: IdempotencyRecord._meta.get_field("path").max_length]
+
+
+def request_hash(request):
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(record, digest, request):
+    if record.request_hash != digest or record.method != request.method or record.path != _path(request):
+        raise KeyReused()
+    response = Response(record.response_body, status=record.response_status)
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _lookup(request, key):
+    return IdempotencyRecord.objects.filter(user=request.user, key=key).first()
+
+
+def run(request, perform):
+    """Run ``perform()`` -> ``(status, data)`` in one transaction, at most once per key.
+
+    Errors raised by ``perform`` roll the whole write back. Without a key the
+    write still runs atomically, it just is not remembered.
+    """
+    key = get_key(request)
+    if key is None:
+        with transaction.atomic():
+            code, data = perform()
+        return Response(data, status=code)
+    digest = request_hash(request)
+    record = _lookup(request, key)
+    if record is not None:
+        return _replay(record, digest, request)
+    try:
+        with transaction.atomic():
+            code, data = perform()
+            body = json.loads(JSONRenderer().render(data))
+            IdempotencyRecord.objects.create(
+                user=request.user,
+                key=key,
+                method=request.method,
+                path=_path(request),
+                request_hash=digest,
+                response_status=code,
+                response_body=body,
+            )
+    except (IntegrityError, APIException):
+        # A concurrent request with the same key may have committed first
+        # (our insert collided, or the write it made refused ours): replay it.
+        record = _lookup(request, key)
+        if record is None:
+            raise
+        return _replay(record, digest, request)
+    return Response(body, status=code)

@@ -1,0 +1,259 @@
+"""Request and response shapes, in Timeback's camelCase vocabulary.
+
+Numbers are strict: JSON numbers only (no strings, no booleans), finite, and
+within bounds, so a typo never becomes XP. Domain rules beyond the shape
+(attempt state, XP) stay in ``services``.
+"""
+
+import math
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from .. import services
+from ..conf import app_settings
+from ..models import Attempt
+
+MAX_SECONDS = services.MAX_SECONDS_PER_CALL
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer (``5`` or ``5.0``), never ``"5"``, ``true``, ``5.5`` or NaN."""
+
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and math.isfinite(data) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A finite JSON number with at most ``decimal_places`` places (partial credit)."""
+
+    default_error_messages = {"invalid": "A finite JSON number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def seconds_field(help_text):
+    return StrictIntegerField(min_value=0, max_value=MAX_SECONDS, default=0, help_text=help_text)
+
+
+class SourcedIdField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 255)
+        super().__init__(**kwargs)
+
+
+class StartAttemptSerializer(serializers.Serializer):
+    studentSourcedId = SourcedIdField(help_text="The OneRoster sourcedId of the student.")
+    activityId = SourcedIdField(help_text="The activity's stable id.")
+
+
+class TimeSerializer(serializers.Serializer):
+    activeSeconds = seconds_field("Active seconds since the last report (added).")
+    inactiveSeconds = seconds_field("Inactive seconds since the last report (added).")
+
+    def validate(self, attrs):
+        if not self.initial_data.keys() & {"activeSeconds", "inactiveSeconds"}:
+            raise serializers.ValidationError("Give activeSeconds, inactiveSeconds or both.")
+        return attrs
+
+
+class CompleteSerializer(serializers.Serializer):
+    totalQuestions = StrictIntegerField(min_value=0, help_text="Questions in the attempt.")
+    correctQuestions = StrictDecimalField(
+        max_digits=9, decimal_places=2, min_value=0, help_text="Correct answers; may be fractional (8.5)."
+    )
+    activeSeconds = seconds_field("Final active seconds (added to those reported).")
+    inactiveSeconds = seconds_field("Final inactive seconds (added to those reported).")
+
+    def validate_totalQuestions(self, value):
+        limit = app_settings.API_MAX_QUESTIONS
+        if value > limit:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
+        return value
+
+    def validate(self, attrs):
+        if attrs["correctQuestions"] > attrs["totalQuestions"]:
+            raise serializers.ValidationError({"correctQuestions": ["Cannot exceed totalQuestions."]})
+        return attrs
+
+    def service_kwargs(self):
+        data = self.validated_data
+        return {
+            "total_questions": data["totalQuestions"],
+            "correct_questions": data["correctQuestions"],
+            "active_seconds": data["activeSeconds"],
+            "inactive_seconds": data["inactiveSeconds"],
+        }
+
+
+class RecordSerializer(StartAttemptSerializer, CompleteSerializer):
+    """A completed attempt in one call: start and completion fields together."""
+
+    startedAt = serializers.DateTimeField(required=False, help_text="Defaults to completedAt.")
+    completedAt = serializers.DateTimeField(required=False, help_text="Defaults to now (backfills give it).")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        latest = timezone.now() + CLOCK_SKEW
+        completed = attrs.get("completedAt")
+        started = attrs.get("startedAt")
+        if completed is not None and completed > latest:
+            raise serializers.ValidationError({"completedAt": ["Cannot be in the future."]})
+        if started is not None and started > (completed or latest):
+            raise serializers.ValidationError({"startedAt": ["Cannot be after completedAt."]})
+        return attrs
+
+
+def record_kwargs(data):
+    """services.record_attempt keyword arguments from a validated record item."""
+    completed = data.get("completedAt")
+    return {
+        "started_at": data.get("startedAt") or completed,
+        "completed_at": completed,
+        "total_questions": data["totalQuestions"],
+        "correct_questions": data["correctQuestions"],
+        "active_seconds": data["activeSeconds"],
+        "inactive_seconds": data["inactiveSeconds"],
+    }
+
+
+class RecordBatchSerializer(serializers.Serializer):
+    items = RecordSerializer(many=True, allow_empty=False)
+
+    def validate_items(self, value):
+        limit = app_settings.API_BATCH_LIMIT
+        if len(value) > limit:
+            raise serializers.ValidationError(f"At most {limit} items per batch.")
+        return value
+
+    def to_internal_value(self, data):
+        # Check the size before validating thousands of items.
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > app_settings.API_BATCH_LIMIT:
+            raise serializers.ValidationError({"items": [f"At most {app_settings.API_BATCH_LIMIT} items per batch."]})
+        return super().to_internal_value(data)
+
+
+def _number(**kwargs):
+    return serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False, read_only=True, **kwargs)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    studentSourcedId = serializers.CharField(source="student.sourced_id", read_only=True)
+    activityId = serializers.CharField(source="activity.activity_id", read_only=True)
+    courseSourcedId = serializers.CharField(source="activity.course.sourced_id", read_only=True)
+    status = serializers.SerializerMethodField()
+    startedAt = serializers.DateTimeField(source="started_at", read_only=True)
+    completedAt = serializers.DateTimeField(source="completed_at", read_only=True)
+    activeSeconds = serializers.IntegerField(source="active_seconds", read_only=True)
+    inactiveSeconds = serializers.IntegerField(source="inactive_seconds", read_only=True)
+    totalQuestions = serializers.IntegerField(source="total_questions", read_only=True, allow_null=True)
+    correctQuestions = _number(source="correct_questions", allow_null=True)
+    accuracy = _number(allow_null=True, help_text="Percent, two places; null until completed.")
+    multiplier = _number(allow_null=True)
+    xpEarned = _number(source="xp_earned")
+    masteredUnits = serializers.IntegerField(source="mastered_units", read_only=True)
+
+    class Meta:
+        model = Attempt
+        fields = [
+            "id", "number", "studentSourcedId", "activityId", "courseSourcedId", "status", "startedAt",
+            "completedAt", "activeSeconds", "inactiveSeconds", "totalQuestions", "correctQuestions",
+            "accuracy", "multiplier", "xpEarned", "masteredUnits",
+        ]
+
+    def get_status(self, attempt) -> str:
+        return "completed" if attempt.is_completed else "open"
+
+
+class RecordBatchResponseSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = AttemptSerializer(many=True)
+
+
+class _Figures(serializers.Serializer):
+    xpTotal = _number(source="xp_total")
+    masteredUnits = serializers.IntegerField(source="mastered_units")
+    attemptsCount = serializers.IntegerField(source="attempts_count")
+    completedCount = serializers.IntegerField(source="completed_count")
+    totalQuestions = serializers.IntegerField(source="total_questions")
+    correctQuestions = _number(source="correct_questions")
+    accuracy = _number(allow_null=True)
+    activeSeconds = serializers.IntegerField(source="active_seconds")
+    inactiveSeconds = serializers.IntegerField(source="inactive_seconds")
+
+
+class CourseProgressSerializer(_Figures):
+    courseSourcedId = serializers.CharField(source="course.sourced_id")
+    title = serializers.CharField(source="course.title")
+    totalXp = serializers.IntegerField(source="course.total_xp")
+    masterableUnits = serializers.IntegerField(source="course.masterable_units")
+    failedStreak = serializers.IntegerField(source="failed_streak")
+    lastActivityAt = serializers.DateTimeField(source="last_activity_at", allow_null=True)
+
+
+class TotalsSerializer(_Figures):
+    """The same figures summed over the courses shown."""
+
+
+class StudentProgressResponseSerializer(serializers.Serializer):
+    studentSourcedId = serializers.CharField()
+    givenName = serializers.CharField()
+    familyName = serializers.CharField()
+    courses = CourseProgressSerializer(many=True)
+    totals = TotalsSerializer()
+
+
+class CourseStudentSerializer(serializers.Serializer):
+    """A student of a course with their figures there (zeros before any attempt)."""
+
+    studentSourcedId = serializers.CharField(source="sourced_id")
+    givenName = serializers.CharField(source="given_name")
+    familyName = serializers.CharField(source="family_name")
+    xpTotal = _number(source="p_xp_total")
+    accuracy = _number(source="p_accuracy", allow_null=True)
+    masteredUnits = serializers.IntegerField(source="p_mastered_units")
+    attemptsCount = serializers.IntegerField(source="p_attempts_count")
+    completedCount = serializers.IntegerField(source="p_completed_count")
+    activeSeconds = serializers.IntegerField(source="p_active_seconds")
+    failedStreak = serializers.IntegerField(source="p_failed_streak")
+    lastActivityAt = serializers.DateTimeField(source="p_last_activity_at", allow_null=True)
+
+
+ORDERINGS = {
+    "name": ("family_name", "given_name", "sourced_id"),
+    "-name": ("-family_name", "-given_name", "sourced_id"),
+    "xpTotal": ("p_xp_total", "sourced_id"),
+    "-xpTotal": ("-p_xp_total", "sourced_id"),
+    "accuracy": ("p_accuracy", "sourced_id"),
+    "-accuracy": ("-p_accuracy", "sourced_id"),
+    "lastActivityAt": ("p_last_activity_at", "sourced_id"),
+    "-lastActivityAt": ("-p_last_activity_at", "sourced_id"),
+}
+
+
+class CourseStudentsFilterSerializer(serializers.Serializer):
+    """Query parameters of the course students list."""
+
+    search = serializers.CharField(required=False, max_length=100, help_text="In name, email or sourcedId.")
+    minXp = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
+    stuck = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="Only students whose latest attempts failed STUCK_FAILED_ATTEMPTS times in a row.",
+    )
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), default="name")
+    page = serializers.IntegerField(required=False, min_value=1)
+    pageSize = serializers.IntegerField(required=False, min_value=1, max_value=500)

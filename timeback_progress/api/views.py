@@ -1,0 +1,352 @@
+"""API views: thin adapters from HTTP to ``services`` (writes) and the
+precomputed aggregates (reads). No XP or progress arithmetic happens here."""
+
+from decimal import Decimal
+
+from django.db.models import DecimalField, F, FilteredRelation, IntegerField, Q, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, serializers as drf_serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from .. import xp as xp_rules
+from ..conf import app_settings
+from ..models import Activity, Attempt, Course, Enrollment, Student
+from . import idempotency, permissions, serializers
+from .parsers import StrictJSONParser
+from .throttling import TimebackReadThrottle, TimebackWriteThrottle
+
+MAX_PK = 2**63 - 1
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+# services.AttemptError.code -> the HTTP error the API answers with.
+DOMAIN_ERRORS = {
+    "inactive": exceptions.NotFound,
+    "completed": Conflict,
+    "conflict": Conflict,
+    "invalid": exceptions.ValidationError,
+}
+
+
+def call_service(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except services.AttemptError as exc:
+        raise DOMAIN_ERRORS.get(exc.code, exceptions.ValidationError)(str(exc), code=exc.code) from None
+
+
+class ErrorSerializer(drf_serializers.Serializer):
+    detail = drf_serializers.CharField()
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retry-safe writes: a repeated request with the same key returns the first response.",
+)
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors; nothing was written."),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+    403: OpenApiResponse(ErrorSerializer, description="Not allowed."),
+    404: OpenApiResponse(ErrorSerializer, description="Unknown, inactive or not yours."),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(ErrorSerializer, description="The attempt is already completed."),
+    422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused for a different request."),
+}
+
+
+def write_schema(request, response, summary, code=200):
+    return extend_schema(
+        summary=summary,
+        request=request,
+        responses={code: response, **WRITE_ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+
+
+class BaseView(APIView):
+    permission_classes = [permissions.IsActiveUser]
+    parser_classes = [StrictJSONParser]
+
+
+class WriteView(BaseView):
+    throttle_classes = [TimebackWriteThrottle]
+
+    def validated(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+
+class ReadView(BaseView):
+    throttle_classes = [TimebackReadThrottle]
+
+
+def writable_student(user, sourced_id):
+    student = Student.objects.filter(sourced_id=sourced_id, is_active=True).first()
+    if student is None or not permissions.may_write_for(user, student):
+        raise exceptions.NotFound(f"No active student {sourced_id!r} you may act for.")
+    return student
+
+
+def active_activity(activity_id):
+    activity = Activity.objects.select_related("course").filter(activity_id=activity_id, is_active=True).first()
+    if activity is None:
+        raise exceptions.NotFound(f"No active activity {activity_id!r}.")
+    return activity
+
+
+def get_attempt(pk, allowed):
+    """The attempt ``pk`` if ``allowed(attempt)``, else 404 (others' attempts do not exist)."""
+    attempt = None
+    if pk <= MAX_PK:
+        attempt = Attempt.objects.select_related("student", "activity__course").filter(pk=pk).first()
+    if attempt is None or not allowed(attempt):
+        raise exceptions.NotFound("No such attempt.")
+    return attempt
+
+
+class StartAttemptView(WriteView):
+    @write_schema(serializers.StartAttemptSerializer, serializers.AttemptSerializer, "Start an attempt", 201)
+    def post(self, request):
+        data = self.validated(serializers.StartAttemptSerializer).validated_data
+
+        def perform():
+            student = writable_student(request.user, data["studentSourcedId"])
+            activity = active_activity(data["activityId"])
+            attempt = call_service(services.start_attempt, student, activity)
+            return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
+
+        return idempotency.run(request, perform)
+
+
+class AttemptWriteView(WriteView):
+    def attempt(self, pk):
+        return get_attempt(pk, lambda a: permissions.may_write_for(self.request.user, a.student))
+
+
+class AttemptTimeView(AttemptWriteView):
+    @write_schema(serializers.TimeSerializer, serializers.AttemptSerializer, "Add time to an open attempt")
+    def post(self, request, pk):
+        data = self.validated(serializers.TimeSerializer).validated_data
+
+        def perform():
+            attempt = call_service(
+                services.add_time,
+                self.attempt(pk),
+                active_seconds=data["activeSeconds"],
+                inactive_seconds=data["inactiveSeconds"],
+            )
+            return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
+
+        return idempotency.run(request, perform)
+
+
+class AttemptCompleteView(AttemptWriteView):
+    @write_schema(serializers.CompleteSerializer, serializers.AttemptSerializer, "Complete an attempt")
+    def post(self, request, pk):
+        kwargs = self.validated(serializers.CompleteSerializer).service_kwargs()
+
+        def perform():
+            attempt = call_service(services.complete_attempt, self.attempt(pk), **kwargs)
+            return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
+
+        return idempotency.run(request, perform)
+
+
+class RecordAttemptView(WriteView):
+    @write_schema(serializers.RecordSerializer, serializers.AttemptSerializer, "Record a completed attempt", 201)
+    def post(self, request):
+        data = self.validated(serializers.RecordSerializer).validated_data
+
+        def perform():
+            student = writable_student(request.user, data["studentSourcedId"])
+            activity = active_activity(data["activityId"])
+            attempt = call_service(services.record_attempt, student, activity, **serializers.record_kwargs(data))
+            return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
+
+        return idempotency.run(request, perform)
+
+
+class RecordBatchView(WriteView):
+    """All or nothing: one bad item (shape, unknown id, domain rule) writes nothing.
+
+    Recording is not naturally idempotent (each call makes a new attempt), so a
+    partial success would leave the client guessing which items to resend;
+    with one transaction and one Idempotency-Key a batch happens exactly once.
+    """
+
+    @write_schema(
+        serializers.RecordBatchSerializer, serializers.RecordBatchResponseSerializer, "Record completed attempts", 201
+    )
+    def post(self, request):
+        items = self.validated(serializers.RecordBatchSerializer).validated_data["items"]
+
+        def perform():
+            pairs = self.resolve(items)
+            results = []
+            for index, (item, student, activity) in enumerate(pairs):
+                try:
+                    attempt = call_service(services.record_attempt, student, activity, **serializers.record_kwargs(item))
+                except exceptions.APIException as exc:
+                    exc.detail = {"items": {str(index): exc.detail}}
+                    raise
+                results.append(serializers.AttemptSerializer(attempt).data)
+            return status.HTTP_201_CREATED, {"count": len(results), "results": results}
+
+        return idempotency.run(request, perform)
+
+    def resolve(self, items):
+        """Look every student and activity up in two queries; unknown ones are item errors.
+
+        Errors are keyed by item index, the shape DRF uses for the items' field errors.
+        """
+        user = self.request.user
+        students = Student.objects.filter(is_active=True, sourced_id__in={i["studentSourcedId"] for i in items})
+        students = {s.sourced_id: s for s in students}
+        activities = Activity.objects.select_related("course").filter(
+            is_active=True, activity_id__in={i["activityId"] for i in items}
+        )
+        activities = {a.activity_id: a for a in activities}
+        errors, pairs = {}, []
+        for index, item in enumerate(items):
+            student = students.get(item["studentSourcedId"])
+            activity = activities.get(item["activityId"])
+            error = {}
+            if student is None or not permissions.may_write_for(user, student):
+                error["studentSourcedId"] = ["No active student you may act for."]
+            if activity is None:
+                error["activityId"] = ["No active activity."]
+            if error:
+                errors[str(index)] = error
+            pairs.append((item, student, activity))
+        if errors:
+            raise exceptions.ValidationError({"items": errors})
+        return pairs
+
+
+class AttemptDetailView(ReadView):
+    @extend_schema(summary="Read an attempt", responses={200: serializers.AttemptSerializer, **ERRORS})
+    def get(self, request, pk):
+        attempt = get_attempt(pk, lambda a: permissions.may_read_attempt(request.user, a))
+        return Response(serializers.AttemptSerializer(attempt).data)
+
+
+FIGURES = (
+    "xp_total", "mastered_units", "attempts_count", "completed_count", "total_questions",
+    "correct_questions", "active_seconds", "inactive_seconds",
+)
+
+
+def totals(rows):
+    """Sum the per-course aggregates; accuracy over all questions answered."""
+    sums = {name: sum((getattr(row, name) for row in rows), 0) for name in FIGURES}
+    total = sums["total_questions"]
+    sums["accuracy"] = xp_rules.quantize(Decimal(sums["correct_questions"]) * 100 / total) if total else None
+    return sums
+
+
+class StudentProgressView(ReadView):
+    @extend_schema(
+        summary="A student's progress per course, with totals",
+        responses={200: serializers.StudentProgressResponseSerializer, **ERRORS},
+    )
+    def get(self, request, sourced_id):
+        student = Student.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
+        rows = permissions.progress_for(request.user, student) if student is not None else None
+        if rows is None:
+            raise exceptions.NotFound(f"No student {sourced_id!r} you may see.")
+        rows = list(rows)
+        body = {
+            "studentSourcedId": student.sourced_id,
+            "givenName": student.given_name,
+            "familyName": student.family_name,
+            "courses": rows,
+            "totals": totals(rows),
+        }
+        return Response(serializers.StudentProgressResponseSerializer(body).data)
+
+
+class CourseStudentsPagination(PageNumberPagination):
+    page_size_query_param = "pageSize"
+    max_page_size = 500
+
+    def get_page_size(self, request):
+        self.page_size = app_settings.API_PAGE_SIZE
+        return super().get_page_size(request)
+
+
+def _zero(name, field):
+    return Coalesce(F(f"p__{name}"), Value(0), output_field=field)
+
+
+class CourseStudentsView(generics.ListAPIView):
+    """Students actively enrolled in a course with their figures there."""
+
+    permission_classes = [permissions.IsActiveUser]
+    throttle_classes = [TimebackReadThrottle]
+    serializer_class = serializers.CourseStudentSerializer
+    pagination_class = CourseStudentsPagination
+    filter_backends = []
+
+    @extend_schema(
+        summary="A course's students with their figures (paginated, filterable)",
+        parameters=[serializers.CourseStudentsFilterSerializer],
+        responses={200: serializers.CourseStudentSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_course(self):
+        sourced_id = self.kwargs["sourced_id"]
+        course = Course.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
+        if course is None or not permissions.may_read_course(self.request.user, course):
+            raise exceptions.NotFound(f"No course {sourced_id!r} you may see.")
+        return course
+
+    def get_queryset(self):
+        course = self.get_course()
+        params = serializers.CourseStudentsFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        query = params.validated_data
+        decimal, integer = DecimalField(max_digits=12, decimal_places=2), IntegerField()
+        enrolled = Enrollment.objects.filter(course=course, role=Enrollment.Role.STUDENT, is_active=True)
+        students = Student.objects.filter(pk__in=enrolled.values("student_id")).annotate(
+            p=FilteredRelation("progress", condition=Q(progress__course=course)),
+            p_xp_total=_zero("xp_total", decimal),
+            p_accuracy=F("p__accuracy"),
+            p_mastered_units=_zero("mastered_units", integer),
+            p_attempts_count=_zero("attempts_count", integer),
+            p_completed_count=_zero("completed_count", integer),
+            p_active_seconds=_zero("active_seconds", integer),
+            p_failed_streak=_zero("failed_streak", integer),
+            p_last_activity_at=F("p__last_activity_at"),
+        )
+        if query.get("search"):
+            term = query["search"]
+            students = students.filter(
+                Q(given_name__icontains=term) | Q(family_name__icontains=term)
+                | Q(email__icontains=term) | Q(sourced_id__icontains=term)
+            )
+        if query.get("minXp") is not None:
+            students = students.filter(p_xp_total__gte=query["minXp"])
+        if query.get("stuck") is not None:
+            stuck = Q(p_failed_streak__gte=app_settings.STUCK_FAILED_ATTEMPTS)
+            students = students.filter(stuck if query["stuck"] else ~stuck)
+        order = [
+            F(name[1:]).desc(nulls_last=True) if name.startswith("-") else F(name).asc(nulls_last=True)
+            for name in serializers.ORDERINGS[query["ordering"]]
+        ]
+        return students.order_by(*order)
