@@ -82,11 +82,19 @@ else:
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    }
 else:
-    # A database cache is shared by every worker process, unlike locmem: the
-    # Timeback token is cached once for all of them.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "timeback_cache"}}
+    CACHES = {
+        # A database cache is shared by every worker process, unlike locmem:
+        # the Timeback token is cached once for all of them.
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "timeback_cache"},
+        # API throttle counters: per process without Redis (a database cache
+        # would cost queries on every request).
+        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "timeback-throttle"},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -132,6 +140,7 @@ TIMEBACK_PROGRESS = {
     "API_URL": env("TIMEBACK_API_URL", default=None),
     "SENSOR": env("TIMEBACK_SENSOR", default="http://localhost:8000"),
     "SYNC_ENABLED": env.bool("TIMEBACK_SYNC_ENABLED", default=False),
+    "API_THROTTLE_CACHE": "throttle",
     # Any other key of the settings dict, as JSON, e.g. '{"BATCH_SIZE": 200}'.
     **env.json("TIMEBACK_PROGRESS_EXTRA", default={}),
 }

@@ -8,3 +8,13 @@ import pytest
 pytest_plugins = sorted(
     f"tests.plugins.{p.stem}" for p in (Path(__file__).parent / "plugins").glob("*.py") if p.stem != "__init__"
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_caches(settings):
+    """Per-process caches (API throttle counts) must not leak between tests."""
+    from django.core.cache import caches
+
+    for alias, config in settings.CACHES.items():
+        if config["BACKEND"].endswith("LocMemCache"):
+            caches[alias].clear()

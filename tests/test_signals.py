@@ -163,3 +163,18 @@ def test_invalid_correction_changes_nothing(student, activity, django_user_model
     result.refresh_from_db()
     assert result.metadata["xp"] == 10.0 and not result.corrections.exists()
     assert Delivery.objects.count() == rows
+
+
+def test_daily_rows_follow_the_local_day(student, activity, settings):
+    """Chart days are local calendar days, on the fast path and the full rebuild alike."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from timeback_progress.services import recompute_progress
+
+    settings.TIME_ZONE = "America/New_York"
+    late_evening = datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 03:30 UTC next day
+    complete(student, activity, started_at=late_evening, completed_at=late_evening)
+    fast = list(DailyProgress.objects.values_list("day", "xp"))
+    recompute_progress(student.pk, activity.course_id)
+    assert fast == list(DailyProgress.objects.values_list("day", "xp")) == [(late_evening.date(), Decimal("10.00"))]

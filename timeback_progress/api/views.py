@@ -108,11 +108,17 @@ def active_activity(activity_id):
     return activity
 
 
-def get_attempt(pk, allowed):
-    """The attempt ``pk`` if ``allowed(attempt)``, else 404 (others' attempts do not exist)."""
+def get_attempt(pk, allowed, *, lock=False):
+    """The attempt ``pk`` if ``allowed(attempt)``, else 404 (others' attempts do not exist).
+
+    ``lock`` takes the row lock the service needs, in this one query.
+    """
     attempt = None
     if pk <= MAX_PK:
-        attempt = Attempt.objects.select_related("student", "activity__course").filter(pk=pk).first()
+        attempts = Attempt.objects.select_related("student", "activity__course")
+        if lock:
+            attempts = attempts.select_for_update(of=("self",))
+        attempt = attempts.filter(pk=pk).first()
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")
     return attempt
@@ -133,8 +139,8 @@ class StartAttemptView(WriteView):
 
 
 class AttemptWriteView(WriteView):
-    def attempt(self, pk):
-        return get_attempt(pk, lambda a: permissions.may_write_for(self.request.user, a.student))
+    def attempt(self, pk, *, lock=False):
+        return get_attempt(pk, lambda a: permissions.may_write_for(self.request.user, a.student), lock=lock)
 
 
 class AttemptTimeView(AttemptWriteView):
@@ -160,7 +166,7 @@ class AttemptCompleteView(AttemptWriteView):
         kwargs = self.validated(serializers.CompleteSerializer).service_kwargs()
 
         def perform():
-            attempt = call_service(services.complete_attempt, self.attempt(pk), **kwargs)
+            attempt = call_service(services.complete_attempt, self.attempt(pk, lock=True), locked=True, **kwargs)
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 
         return idempotency.run(request, perform)
