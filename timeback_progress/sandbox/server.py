@@ -335,6 +335,10 @@ ROUTES = [
     Route("POST", "/_sandbox/faults", admin_faults, "admin", auth=False),
 ]
 
+from .rostering import ROUTES as ROSTERING_ROUTES  # noqa: E402  (it builds on the helpers above)
+
+ROUTES += ROSTERING_ROUTES
+
 
 # -- HTTP plumbing -----------------------------------------------------------------
 
@@ -456,7 +460,7 @@ class SandboxServer(ThreadingHTTPServer):
 
     def match(self, method, path):
         allowed = []
-        for route in self.routes:
+        for route in reversed(self.routes):  # a route added later overrides one with the same pattern
             found = route.regex.match(path)
             if found:
                 if route.method == method:

@@ -79,6 +79,7 @@ class SandboxState:
         if faults:
             self.faults.update(faults)
         self.random = random.Random(self.faults.seed)
+        self.roster = {"users": {}, "courses": {}, "classes": {}, "enrollments": {}}  # seeded; reset() keeps it
         self.reset()
 
     def __repr__(self):
@@ -98,6 +99,15 @@ class SandboxState:
             self.user_agents = Counter()
             self._windows = {}
             self.random = random.Random(self.faults.seed)
+
+    def seed_roster(self, data, *, merge=False):
+        """Serve ``data`` (``{"users": [...], "courses": [...], ...}``) as the OneRoster
+        roster; ``merge`` adds to / replaces records in what is there. Raises ValueError."""
+        from .rostering import load_roster
+
+        with self.lock:
+            self.roster = load_roster(data, into=copy.deepcopy(self.roster) if merge else None)
+            return {name: len(records) for name, records in self.roster.items()}
 
     # -- tokens ----------------------------------------------------------
 

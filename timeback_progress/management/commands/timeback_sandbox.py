@@ -38,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--token-lifetime", type=int, default=None, help="Real token lifetime (shorter: early expiry).")
         parser.add_argument("--put-creates", action="store_true", help="A PUT for an unknown sourcedId creates it (default 404).")
         parser.add_argument("--seed", type=int, default=None, help="Seed for the random faults (repeatable runs).")
+        parser.add_argument("--roster-seed", metavar="PATH", help="JSON file of OneRoster users/courses/classes/enrollments to serve.")
 
     def handle(self, *args, **opts):
         if opts["host"] not in ("127.0.0.1", "localhost", "::1"):
@@ -55,6 +56,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except OSError as exc:
             raise CommandError(f"Cannot listen on {opts['host']}:{opts['port']}: {exc.strerror}") from None
+        if opts["roster_seed"]:
+            self._seed_roster(server, opts["roster_seed"])
         secret_hint = DEFAULT_CLIENT_SECRET if opts["client_secret"] == DEFAULT_CLIENT_SECRET else "<the --client-secret you gave>"
         self.stdout.write(self.style.SUCCESS(f"Timeback sandbox on {server.url}"))
         self.stdout.write("Point the app at it (e.g. in .env):\n")
@@ -82,3 +85,15 @@ class Command(BaseCommand):
         finally:
             server.stop()
             self.stdout.write(f"Stopped. Final stats: {json.dumps(server.state.snapshot_stats())}")
+
+    def _seed_roster(self, server, path):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                counts = server.state.seed_roster(json.load(handle))
+        except OSError as exc:
+            server.server_close()
+            raise CommandError(f"Cannot read --roster-seed {path}: {exc.strerror}") from None
+        except ValueError as exc:  # JSONDecodeError is a ValueError too
+            server.server_close()
+            raise CommandError(f"Bad --roster-seed {path}: {exc}") from None
+        self.stdout.write("Roster: " + ", ".join(f"{n} {name}" for name, n in counts.items()))

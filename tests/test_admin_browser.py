@@ -1,0 +1,106 @@
+"""The student admin pages in a real browser (headless Chromium): they render,
+the XP chart draws from the package's own Chart.js, and nothing is fetched
+from another host. Screenshots go to ``artifacts_dir``."""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from tests.plugins.admin import add_students
+from tests.plugins.factories import complete, enroll, make_activity, make_course, make_student
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def roster(db):
+    algebra = make_course(title="Algebra I", masterable_units=12)
+    reading = make_course(title="Reading 5", subject="Reading", masterable_units=8)
+    quizzes = [make_activity(algebra, name=f"Linear equations {n}", masterable_units=2) for n in range(1, 4)]
+    story = make_activity(reading, name="Short story", subject="Reading")
+    ada = make_student(given_name="Ada", family_name="Lovelace", email="ada@example.com", sourced_id="stu-ada")
+    enroll(algebra, student=ada)
+    enroll(reading, student=ada)
+    now = timezone.now()
+    scores = [(7, 10), (9, 10), (10, 10), (6, 10), (10, 10), (8, 10), (9, 10)]
+    for day, (correct, total) in enumerate(scores):
+        when = now - timedelta(days=12 - 2 * day)
+        complete(ada, quizzes[day % 3], total=total, correct=correct, active=420 + 60 * day,
+                 started_at=when - timedelta(minutes=9), completed_at=when)
+    complete(ada, story, total=5, correct=5, active=600, started_at=now - timedelta(days=1, minutes=10),
+             completed_at=now - timedelta(days=1))
+    for n, name in enumerate(("Grace Hopper", "Alan Turing", "Katherine Johnson")):
+        given, family = name.split()
+        other = make_student(given_name=given, family_name=family, email=f"{given.lower()}@example.com")
+        enroll(algebra, student=other)
+        for k in range(n + 1):
+            complete(other, quizzes[k], total=10, correct=10 - n, active=300)
+    add_students(20, [algebra, reading], prefix="roster")
+    return ada
+
+
+def admin_login(page):
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    page.goto("/admin/login/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def test_student_changelist_and_page_screenshots(page, live_server, roster, artifacts_dir):
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.set_viewport_size({"width": 1600, "height": 900})
+    admin_login(page)
+
+    page.goto("/admin/timeback_progress/student/?o=-3")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 24
+    first = rows.first.inner_text()
+    assert "Ada Lovelace" in first  # sorted by XP, most first
+    page.screenshot(path=os.path.join(artifacts_dir, "admin_students.png"), full_page=True)
+
+    page.goto(f"/admin/timeback_progress/student/{roster.pk}/change/")
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.getElementById('tbp-xp-chart'))"
+        " && Chart.getChart(document.getElementById('tbp-xp-chart')).data.labels.length > 0"
+    )
+    labels = page.evaluate("() => Chart.getChart(document.getElementById('tbp-xp-chart')).data.labels.length")
+    assert labels == 8  # one bar per day with completed work
+    assert page.locator("#tbp-attempts tbody tr").count() == 8
+    page.screenshot(path=os.path.join(artifacts_dir, "admin_student.png"), full_page=True)
+
+    foreign = [url for url in requested if not url.startswith(live_server.url)]
+    assert foreign == []
+
+
+def test_correct_a_result_and_check_sync_health(page, live_server, roster, artifacts_dir):
+    from timeback_progress.models import Delivery, ResultCorrection
+
+    page.set_viewport_size({"width": 1600, "height": 900})
+    admin_login(page)
+    result = roster.results.order_by("score_date").first()
+    page.goto(f"/admin/timeback_progress/result/{result.pk}/change/")
+    page.click("text=Correct result")
+    page.fill("#id_correct_questions", "12")
+    page.fill("#id_reason", "Re-marked: two answers were right.")
+    page.click("input[type=submit]")
+    assert "Correct answers cannot exceed the total." in page.inner_text(".field-correct_questions")
+    assert ResultCorrection.objects.count() == 0
+    page.fill("#id_correct_questions", "9")
+    page.screenshot(path=os.path.join(artifacts_dir, "admin_correct.png"), full_page=True)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#tbp-corrections")
+    assert "Re-marked: two answers were right." in page.inner_text("#tbp-corrections")
+    assert ResultCorrection.objects.get().after["correctQuestions"] == 9.0
+
+    Delivery.objects.filter(pk=Delivery.objects.order_by("id").first().pk).update(
+        status=Delivery.State.DEAD, attempts=12, response_status=422, last_error="422 Unprocessable: lineItem missing"
+    )
+    page.goto("/admin/timeback_progress/delivery/")
+    assert "1 dead row needs attention" in page.inner_text("#tbp-sync-health")
+    page.screenshot(path=os.path.join(artifacts_dir, "admin_deliveries.png"), full_page=False)

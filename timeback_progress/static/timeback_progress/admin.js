@@ -1,0 +1,38 @@
+/* Student page: daily XP (bars) and cumulative XP (line) from the json_script
+   data the admin renders; no inline script, so a strict CSP still works. */
+'use strict';
+(function () {
+  function draw() {
+    const data = document.getElementById('tbp-xp-data');
+    const canvas = document.getElementById('tbp-xp-chart');
+    if (!data || !canvas || typeof Chart === 'undefined') { return; }
+    const points = JSON.parse(data.textContent);
+    let total = 0;
+    const cumulative = points.map(function (p) { total += p.xp; return Math.round(total * 100) / 100; });
+    new Chart(canvas, {
+      data: {
+        labels: points.map(function (p) { return p.day; }),
+        datasets: [
+          { type: 'bar', label: 'XP per day', data: points.map(function (p) { return p.xp; }),
+            backgroundColor: 'rgba(65, 118, 144, 0.6)', yAxisID: 'y' },
+          { type: 'line', label: 'Total XP', data: cumulative, borderColor: '#c77c02',
+            backgroundColor: '#c77c02', tension: 0.2, yAxisID: 'y1' }
+        ]
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          y: { beginAtZero: true, title: { display: true, text: 'XP per day' } },
+          y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false },
+                title: { display: true, text: 'Total XP' } }
+        }
+      }
+    });
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', draw);
+  } else {
+    draw();
+  }
+})();
