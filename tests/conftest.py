@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+# factories first: other plugins import it, and pytest must load it itself to rewrite its asserts.
 pytest_plugins = sorted(
-    f"tests.plugins.{p.stem}" for p in (Path(__file__).parent / "plugins").glob("*.py") if p.stem != "__init__"
+    (f"tests.plugins.{p.stem}" for p in (Path(__file__).parent / "plugins").glob("*.py") if p.stem != "__init__"),
+    key=lambda name: (not name.endswith(".factories"), name),
 )
 
 

@@ -157,7 +157,7 @@ def test_invalid_correction_changes_nothing(student, activity, django_user_model
     admin = django_user_model.objects.create_user("boss")
     result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
     rows = Delivery.objects.count()
-    for changes in ({"correct_questions": 11}, {"xp": -1}, {"score_status": "great"}, {}):
+    for changes in ({"correct_questions": 11}, {"xp": -1}, {"score_status": "great"}, {"mastered_units": 2}, {}):
         with pytest.raises(ValidationError):
             services.correct_result(result, user=admin, reason="x" if changes else " ", **changes)
     result.refresh_from_db()

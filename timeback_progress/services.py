@@ -472,6 +472,11 @@ def correct_result(result, *, user, reason, **changes):
         correct = changes.get("correct_questions", attempt.correct_questions)
         if total is not None and correct is not None and xp_rules.to_decimal(correct) > xp_rules.to_decimal(total):
             raise ValidationError({"correct_questions": "Correct answers cannot exceed the total."})
+        mastered = changes.get("mastered_units")
+        if mastered is not None and mastered > attempt.activity.masterable_units:
+            raise ValidationError(
+                {"mastered_units": f"The activity has only {attempt.activity.masterable_units} masterable units."}
+            )
         if "score" in changes or "score_status" in changes:
             Result.objects.filter(pk=result.pk).update(
                 score=changes.get("score", result.score),
