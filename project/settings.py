@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
 ]
 
@@ -69,8 +70,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (runserver, qcluster) share the file: wait for locks
     # instead of failing, and let readers run beside the writer.
+    # IMMEDIATE: a transaction takes the write lock when it begins, so one
+    # that reads then writes (claiming outbox rows, completing an attempt)
+    # waits its turn instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     # The test database is a file (one per test run), not :memory:, so the
     # integration tests' qcluster and sandbox processes can share it.
@@ -126,6 +134,9 @@ REST_FRAMEWORK = {
     },
 }
 SPECTACULAR_SETTINGS = {
+    # Swagger UI from the drf-spectacular-sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "TITLE": "timeback_progress API",
     "DESCRIPTION": "Start, time and complete activities; read XP and progress.",
     "VERSION": "1",

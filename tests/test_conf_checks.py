@@ -74,3 +74,7 @@ def test_error_messages_never_show_the_secret():
     with override_settings(TIMEBACK_PROGRESS={"SYNC_ENABLED": True, "CLIENT_ID": "", "CLIENT_SECRET": "s3cr3t-value"}):
         text = " ".join(str(e) for e in check_settings())
     assert "s3cr3t-value" not in text
+
+
+def test_caliper_process_mode_warns():
+    assert ids({"CALIPER_PROCESS": True}) == ["timeback_progress.W003"]

@@ -174,3 +174,25 @@ def test_resync_while_sending_is_not_lost(live, course):
     delivery.send_rows(rows, get_client())
     assert delivery.deliver_due().sent == 1
     assert Delivery.objects.filter(kind="result", status="sent").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # sender threads use their own connections: data must be committed
+def test_sender_threads_leave_no_database_connections(live, course, settings):
+    """A token renewed inside a sender thread (after a 401) must not leak that thread's connection."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts server-side connections")
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "TOKEN_CACHE_ALIAS": "default"}  # a database cache
+
+    def backends():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = backends()
+    for _ in range(3):
+        make_attempts(course, 4)
+        live.state.expire_tokens()  # every request's first try gets a 401 -> renewal in the threads
+        assert delivery.deliver_due().dead == 0
+    assert backends() <= before + 1

@@ -4,7 +4,7 @@ import pytest
 
 from timeback_progress import services
 from timeback_progress.models import Attempt, DailyProgress, Delivery, Result, StudentProgress
-from tests.plugins.factories import complete, make_activity
+from tests.plugins.factories import complete, make_activity, make_student
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,69 @@ def test_daily_rows_follow_the_local_day(student, activity, settings):
     fast = list(DailyProgress.objects.values_list("day", "xp"))
     recompute_progress(student.pk, activity.course_id)
     assert fast == list(DailyProgress.objects.values_list("day", "xp")) == [(late_evening.date(), Decimal("10.00"))]
+
+
+def test_attempts_without_questions_do_not_make_a_student_stuck(student, course):
+    video = make_activity(course, is_graded=False, masterable_units=0)
+    for _ in range(3):
+        complete(student, video, total=0, correct=0)
+    assert StudentProgress.objects.get(student=student).failed_streak == 0
+
+
+def test_score_only_correction_is_resent(student, activity, django_user_model):
+    result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
+    Delivery.objects.filter(kind="result").update(status="sent")
+    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="rubric", score=90)
+    assert Delivery.objects.filter(kind="result", status="pending").count() == 1
+
+
+def test_caliper_process_mode_writes_no_gradebook(student, activity, settings):
+    settings.TIMEBACK_PROGRESS = {"CALIPER_PROCESS": True}
+    complete(student, activity)
+    assert set(Delivery.objects.values_list("kind", flat=True)) == {"caliper_event"}
+    event = Delivery.objects.filter(payload__type="ActivityEvent").get().payload
+    assert event["object"]["process"] is True
+
+
+def test_correction_event_carries_only_the_xp_difference(student, activity, django_user_model):
+    result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
+    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="x", xp=4)
+    events = [d.payload for d in Delivery.objects.filter(kind="caliper_event") if d.payload["type"] == "ActivityEvent"]
+    delta = {i["type"]: i["value"] for i in events[-1]["generated"]["items"]}
+    assert delta == {"totalQuestions": 0, "correctQuestions": 0, "xpEarned": -6, "masteredUnits": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_completions_of_one_student_add_up(course):
+    """Two completions racing for one student: neither aggregate may miss the other's attempt."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs row locks")
+    student = make_student()
+    activity = make_activity(course)
+    attempts = [services.start_attempt(student, activity) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def finish(attempt):
+        try:
+            barrier.wait()
+            services.complete_attempt(attempt, total_questions=10, correct_questions=10)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=finish, args=(a,)) for a in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    progress = StudentProgress.objects.get(student=student)
+    assert progress.completed_count == 2
+    assert progress.xp_total == Decimal("17.50")  # 12.50 (first, perfect) + 5.00 (second, 0.5x)
+    assert sum(Attempt.objects.values_list("mastered_units", flat=True)) == 1

@@ -309,5 +309,9 @@ def test_token_shared_through_the_projects_database_cache(sandbox_factory):
     first.auth.invalidate("some-older-token")  # keeps the newer cached token
     assert first.auth.get_token() == second.auth.get_token()
     first.auth.invalidate()
+    second.get_result("x")  # its own copy is still good: no new token
+    assert stats(sandbox)["tokens_issued"] == 1
+    sandbox.state.expire_tokens()  # the server revokes it: a 401, then one renewal for both
     second.get_result("x")
+    first.get_result("x")
     assert stats(sandbox)["tokens_issued"] == 2

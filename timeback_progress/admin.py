@@ -387,7 +387,7 @@ class ResultAdmin(ReadOnlyAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
-                "<path:object_id>/correct/",
+                "<int:object_id>/correct/",
                 self.admin_site.admin_view(self.correct_view),
                 name="%s_%s_correct" % info,
             ),

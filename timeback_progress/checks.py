@@ -67,6 +67,15 @@ def check_settings(app_configs=None, **kwargs):
         value = cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"{SETTINGS_NAME}['{key}'] must be a positive integer, not {value!r}.", id="timeback_progress.E006"))
+    if cfg["CALIPER_PROCESS"]:
+        errors.append(
+            Warning(
+                "CALIPER_PROCESS is on: Timeback builds gradebook results from the events, so this app sends "
+                "no line items or results, and an admin correction reaches Timeback only as an XP-difference event.",
+                hint="Turn it off to let the app write the gradebook (the default).",
+                id="timeback_progress.W003",
+            )
+        )
     if not isinstance(cfg["SUBJECT_MAP"], dict):
         errors.append(Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] must be a dict.", id="timeback_progress.E007"))
     return errors

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -32,6 +32,9 @@ from .timeback import caliper, errors, gradebook
 logger = logging.getLogger("timeback_progress.delivery")
 
 WAITING = (Delivery.State.PENDING, Delivery.State.RETRYING)
+# A result whose line item is not in Timeback yet waits this long, or until
+# that line item is sent (which releases it at once).
+DEFER_SECONDS = 30
 
 
 def line_item_key(activity):
@@ -46,10 +49,18 @@ def _event_row(event, attempt, result=None):
     return Delivery(kind=Delivery.Kind.CALIPER_EVENT, key=event["id"], payload=event, attempt=attempt, result=result)
 
 
-def write(rows):
-    """Insert rows; a key that already has a waiting row is folded into it."""
+def write(rows, *, resync=()):
+    """Insert rows; a key that already has a waiting row is folded into it.
+
+    ``resync``: keys whose new content must go out now even if they fold into
+    a row that waits in a long backoff (it gets a fresh start).
+    """
     if rows:
         Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        if resync:
+            Delivery.objects.filter(key__in=list(resync), status__in=WAITING).update(
+                next_attempt_at=timezone.now(), attempts=0, updated_at=timezone.now()
+            )
         transaction.on_commit(_kick)
 
 
@@ -118,34 +129,45 @@ def rows_for_attempts(changes):
     re-sends its result and, when its XP moved, an ActivityEvent carrying the
     difference (Timeback's way to correct XP).
     """
-    rows = []
+    rows, resync = [], []
+    # With CALIPER_PROCESS Timeback builds the gradebook from the events: writing it too would duplicate it.
+    gradebook = not app_settings.CALIPER_PROCESS
     for item, result, state, xp_before in changes:
         if state == "unchanged":
             continue
         if state == "created":
-            rows.extend(line_item_rows(item.activity))
+            if gradebook:
+                rows.extend(line_item_rows(item.activity))
             rows.append(_event_row(caliper.activity_event(item), item, result))
             rows.extend(time_rows(item))
         elif xp_before != item.xp_earned:
             rows.append(_xp_delta_row(item, result, xp_before))
-        # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
-        hint = {"create": True} if state == "created" else {}
-        rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item, payload=hint))
-    return rows
+        if gradebook:
+            # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
+            hint = {"create": True} if state == "created" else {}
+            rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item, payload=hint))
+            if state == "updated":
+                resync.append(result_key(result))
+    return rows, resync
 
 
 def _xp_delta_row(attempt, result, xp_before):
     now = timezone.now()
     event_id = uuid.uuid5(attempt.derived_uuid("xp-correction"), f"{xp_before}->{attempt.xp_earned}@{now.isoformat()}")
+    # Only the XP moves: question counts were announced with the attempt and must not count twice.
     event = caliper.activity_event(
-        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0, event_id=event_id, event_time=now
+        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0, event_id=event_id, event_time=now,
+        total_questions=0, correct_questions=0,
     )
     return _event_row(event, attempt, result)
 
 
 def enqueue_result(result):
-    """Re-send a result as it stands now (admin "re-sync")."""
-    write([Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt_id=result.attempt_id)])
+    """Re-send a result as it stands now (admin "re-sync", score corrections)."""
+    if app_settings.CALIPER_PROCESS:
+        return
+    key = result_key(result)
+    write([Delivery(kind=Delivery.Kind.RESULT, key=key, result=result, attempt_id=result.attempt_id)], resync=[key])
 
 
 # -- send side ----------------------------------------------------------------
@@ -224,10 +246,15 @@ def backoff(attempts, retry_after=None):
 
 
 class Outcome:
-    """Collects the fate of each row of a claim, then writes it in few queries."""
+    """Collects the fate of each row of a claim, then writes it.
 
-    def __init__(self, now):
+    Every write is fenced by the claim token: a worker whose lease ran out
+    (and whose rows another worker took over) changes nothing.
+    """
+
+    def __init__(self, now, token):
         self.now = now
+        self.token = token
         self.summary = Summary()
         self.sent, self.failed, self.deferred = [], [], []
         self.lock = threading.Lock()  # sender threads report here
@@ -267,33 +294,43 @@ class Outcome:
         self.deferred.append(row)
 
     def save(self):
-        now = timezone.now()
-        if self.sent:
-            by_status = {}
-            for row in self.sent:
-                by_status.setdefault(row.response_status, []).append(row.id)
-            for status, ids in by_status.items():
-                Delivery.objects.filter(id__in=ids).update(
-                    status=Delivery.State.SENT, sent_at=now, updated_at=now, response_status=status,
-                    attempts=F("attempts") + 1, last_error="", leased_until=None, claimed_by="",
-                )
-            self.summary.sent += len(self.sent)
         for row in self.failed:
             row.attempts += 1
-        self._save_waiting(self.failed, count_attempt=True)
-        self._save_waiting(self.deferred, count_attempt=False)
-        self.summary.dead += sum(1 for r in self.failed if r.status == Delivery.State.DEAD)
-        self.summary.retrying += sum(1 for r in self.failed if r.status == Delivery.State.RETRYING)
-        self.summary.deferred += len(self.deferred)
-        return self.summary
+        for _try in range(3):
+            try:
+                with transaction.atomic():
+                    self._save()
+                break
+            except IntegrityError:
+                # A re-sync for one of these keys was written between the check and
+                # the write (one waiting row per key): check again.
+                continue
+        else:  # pragma: no cover - three races in a row; the leases bring the rows back
+            logger.warning("outbox: could not record a claim's outcome; its rows return when their lease expires")
+        s = self.summary
+        s.sent += len(self.sent)
+        s.dead += sum(1 for r in self.failed if r.status == Delivery.State.DEAD)
+        s.retrying += sum(1 for r in self.failed if r.status == Delivery.State.RETRYING)
+        s.deferred += sum(1 for r in self.deferred if r.status == Delivery.State.PENDING)
+        s.superseded += sum(1 for r in (*self.failed, *self.deferred) if r.status == Delivery.State.SUPERSEDED)
+        return s
 
-    def _save_waiting(self, rows, *, count_attempt):
-        if not rows:
-            return
-        waiting = [r for r in rows if r.status in WAITING]
-        # A re-sync enqueued while this row was being sent already waits with
-        # newer values: this older row steps aside instead of clashing with it.
+    def _save(self):
+        now = timezone.now()
+        mine = Delivery.objects.filter(claimed_by=self.token, status=Delivery.State.SENDING)
+        released = {"leased_until": None, "claimed_by": "", "updated_at": now}
+        by_status = {}
+        for row in self.sent:
+            by_status.setdefault(row.response_status, []).append(row.id)
+        for status, ids in by_status.items():
+            mine.filter(id__in=ids).update(
+                status=Delivery.State.SENT, sent_at=now, response_status=status,
+                attempts=F("attempts") + 1, last_error="", **released,
+            )
+        waiting = [r for r in (*self.failed, *self.deferred) if r.status in WAITING]
         if waiting:
+            # A re-sync enqueued while this row was being sent already waits with
+            # newer values: this older row steps aside instead of clashing with it.
             taken = set(
                 Delivery.objects.filter(key__in=[r.key for r in waiting], status__in=WAITING)
                 .exclude(id__in=[r.id for r in waiting])
@@ -302,14 +339,19 @@ class Outcome:
             for row in waiting:
                 if row.key in taken:
                     row.status = Delivery.State.SUPERSEDED
-                    self.summary.superseded += 1
-        now = timezone.now()
-        for row in rows:
-            row.leased_until, row.claimed_by, row.updated_at = None, "", now
-        fields = ["status", "next_attempt_at", "leased_until", "claimed_by", "updated_at"]
-        if count_attempt:
-            fields += ["attempts", "last_error", "response_status"]
-        Delivery.objects.bulk_update(rows, fields)
+        for row in self.failed:
+            mine.filter(id=row.id).update(
+                status=row.status, next_attempt_at=row.next_attempt_at, attempts=row.attempts,
+                last_error=row.last_error, response_status=row.response_status, **released,
+            )
+        deferred = [r.id for r in self.deferred if r.status == Delivery.State.PENDING]
+        if deferred:
+            mine.filter(id__in=deferred).update(
+                status=Delivery.State.PENDING, next_attempt_at=self.deferred[0].next_attempt_at, **released
+            )
+        superseded = [r.id for r in self.deferred if r.status == Delivery.State.SUPERSEDED]
+        if superseded:
+            mine.filter(id__in=superseded).update(status=Delivery.State.SUPERSEDED, **released)
 
 
 def seconds_until_next_due():
@@ -349,20 +391,25 @@ def deliver_due(*, limit=None, client=None, progress=None):
 
 def send_rows(rows, client):
     """Send one claim's rows and record what happened to each."""
-    outcome = Outcome(timezone.now())
+    outcome = Outcome(timezone.now(), rows[0].claimed_by)
+    try:
+        client.auth.get_token()  # renew here, not in a sender thread, when it is due
+    except errors.TimebackError:
+        pass  # each request will fail with it and be recorded
     line_items = [r for r in rows if r.kind == Delivery.Kind.LINE_ITEM]
     results = [r for r in rows if r.kind == Delivery.Kind.RESULT]
     events = [r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT]
     with ThreadPoolExecutor(max_workers=app_settings.SEND_CONCURRENCY) as pool:
-        _wait(_put_all(pool, client.put_line_item, [(r, _line_item_body(r)) for r in line_items], outcome))
+        _wait(_put_all(pool, client.put_line_item, [(r, _body(_line_item_body, r, outcome)) for r in line_items], outcome))
         _release_results_of(outcome.sent)
         ready, waiting = _results_ready(results, outcome)
         for row in waiting:
-            outcome.defer(row, seconds=min(30, 2 + row.attempts * 5))
+            outcome.defer(row, seconds=DEFER_SECONDS)
         # Results and event envelopes are independent: keep the pool full with both.
         size = app_settings.BATCH_SIZE
-        futures = [pool.submit(_send_batch, client, events[i : i + size], outcome) for i in range(0, len(events), size)]
-        futures += _put_all(pool, client.put_result, [(r, _result_body(r)) for r in ready], outcome)
+        send = _in_thread(_send_batch)
+        futures = [pool.submit(send, client, events[i : i + size], outcome) for i in range(0, len(events), size)]
+        futures += _put_all(pool, client.put_result, [(r, _body(_result_body, r, outcome)) for r in ready], outcome)
         _wait(futures)
     return outcome.save()
 
@@ -375,6 +422,7 @@ def _wait(futures):
 def _put_all(pool, put, items, outcome):
     """Submit one upsert per row; returns the futures."""
 
+    @_in_thread
     def one(row, body):
         if body is None:
             outcome.fail(row, errors.PermanentError("nothing to send: its record no longer exists"))
@@ -383,11 +431,43 @@ def _put_all(pool, put, items, outcome):
             put(body, create_first=row.attempts == 0 and bool(row.payload.get("create")))
         except errors.TimebackError as exc:
             outcome.fail(row, exc)
+        except Exception as exc:  # never let one row stall the claim
+            outcome.fail(row, _unexpected(exc))
         else:
             outcome.ok(row, 200)
         outcome.request()
 
-    return [pool.submit(one, row, body) for row, body in items]
+    return [pool.submit(one, row, body) for row, body in items if body is not _FAILED]
+
+
+_FAILED = object()
+
+
+def _body(build, row, outcome):
+    """Build a row's body; a failure is that row's (retriable) failure, not the claim's."""
+    try:
+        return build(row)
+    except Exception as exc:
+        outcome.fail(row, _unexpected(exc))
+        return _FAILED
+
+
+def _unexpected(exc):
+    logger.exception("outbox: unexpected %s", type(exc).__name__)
+    return errors.RetriableError(f"unexpected {type(exc).__name__} (see the worker's log)")
+
+
+def _in_thread(function):
+    """Sender threads do no database work, but a token renewal reads the shared
+    cache (maybe a database cache): close what the thread opened."""
+
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return run
 
 
 def _release_results_of(sent):
@@ -463,6 +543,10 @@ def _send_batch(client, rows, outcome):
     except errors.TimebackError as exc:
         for row in rows:
             outcome.fail(row, exc)
+    except Exception as exc:  # never let one envelope stall the claim
+        error = _unexpected(exc)
+        for row in rows:
+            outcome.fail(row, error)
     else:
         for row in rows:
             outcome.ok(row, 200)

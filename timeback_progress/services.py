@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from . import xp as xp_rules
 from .conf import app_settings
-from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, StudentProgress
+from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, Student, StudentProgress
 
 # Attempt fields services write themselves; saving only these re-derives nothing.
 DERIVED_ATTEMPT_FIELDS = frozenset(
@@ -57,6 +57,27 @@ def start_attempt(student, activity, *, started_at=None, _recompute=True):
     """Create the next attempt of ``student`` at ``activity`` (numbers never collide)."""
     if not student.is_active or not activity.is_active:
         raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+    if _recompute:
+        with transaction.atomic(savepoint=False):
+            lock_student(student.pk)
+            attempt = _start(student, activity, started_at)
+            recompute_progress(student.pk, activity.course_id, daily=False)
+        return attempt
+    return _start(student, activity, started_at)
+
+
+def lock_student(student_id):
+    """Serialise the writers of one student's derived figures (progress, mastery).
+
+    Two completions of the same student must not each aggregate without
+    seeing the other's attempt: the second would overwrite the first's totals.
+    The row lock makes the later transaction wait, and then (READ COMMITTED)
+    see the earlier one's rows. SQLite serialises writers anyway.
+    """
+    list(Student.objects.select_for_update().filter(pk=student_id).values_list("pk", flat=True))
+
+
+def _start(student, activity, started_at):
     for _try in range(5):
         try:
             with transaction.atomic():
@@ -69,8 +90,6 @@ def start_attempt(student, activity, *, started_at=None, _recompute=True):
             continue
     else:  # pragma: no cover - needs five concurrent losers in a row
         raise AttemptError("Could not allocate an attempt number, try again.", "conflict")
-    if _recompute:  # record_attempt completes it at once, which recomputes anyway
-        recompute_progress(student.pk, activity.course_id)
     return attempt
 
 
@@ -80,7 +99,7 @@ def add_time(attempt, *, active_seconds=0, inactive_seconds=0):
     # No savepoint inside a caller's transaction (two queries fewer); a refusal
     # leaves the block normally, having written nothing, and is raised outside.
     with transaction.atomic(savepoint=False):
-        locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
+        locked = Attempt.objects.select_related("student").select_for_update(of=("self", "student")).get(pk=attempt.pk)
         if not locked.is_completed:
             _add_time(attempt, active_seconds, inactive_seconds)
     if locked.is_completed:
@@ -97,7 +116,7 @@ def _add_time(attempt, active_seconds, inactive_seconds):
     attempt.refresh_from_db(
         fields=["active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS]
     )
-    recompute_progress(attempt.student_id, attempt.course_id)
+    recompute_progress(attempt.student_id, attempt.course_id, daily=False)  # charts count completed attempts only
     from . import delivery
 
     delivery.enqueue_time(attempt)
@@ -110,15 +129,15 @@ def complete_attempt(
     """Complete an open attempt; the post_save receiver derives XP, result and progress.
 
     ``locked=True``: the caller loaded ``attempt`` with ``select_for_update``
-    in its open transaction (the API does, to check permissions in the same
-    query), so it is used as it is.
+    of the attempt and its student (see ``lock_student``) in its open
+    transaction (the API does, to check permissions in the same query).
     """
     _check_questions(total_questions, correct_questions)
     _check_seconds(active_seconds, inactive_seconds)
     with transaction.atomic(savepoint=False):
         if not locked:
             attempt = (
-                Attempt.objects.select_for_update(of=("self",))
+                Attempt.objects.select_for_update(of=("self", "student"))
                 .select_related("activity__course", "student")
                 .get(pk=attempt.pk)
             )
@@ -133,11 +152,12 @@ def complete_attempt(
 
 def _complete(locked, total_questions, correct_questions, active_seconds, inactive_seconds, completed_at):
     locked.total_questions = total_questions
-    locked.correct_questions = xp_rules.to_decimal(correct_questions)
+    locked.correct_questions = xp_rules.quantize(correct_questions)  # as stored: XP is computed on it
     locked.active_seconds += active_seconds
     locked.inactive_seconds += inactive_seconds
     locked.completed_at = completed_at or timezone.now()
     locked._first_completion = True  # tells apply_attempt no result exists yet
+    locked._student_locked = True
     locked.save()
 
 
@@ -181,6 +201,8 @@ def apply_attempt(attempt):
     from . import delivery  # delivery builds on the results made here; import late
 
     with transaction.atomic(savepoint=False):
+        if not attempt.__dict__.pop("_student_locked", False):
+            lock_student(attempt.student_id)
         activity = attempt.activity
         activity.course  # noqa: B018 - loaded once here, used by the event builders
         policy = get_policy()
@@ -207,9 +229,9 @@ def apply_attempt(attempt):
                 changed.append(item)
         results = sync_results(changed)
         changes = [(item, *results[item.pk], xp_before[item.pk]) for item in changed]
-        rows = delivery.rows_for_attempts(changes)  # may mark time as reported on the attempts
+        rows, resync = delivery.rows_for_attempts(changes)  # may mark time as reported on the attempts
         _save_derived(changed)
-        delivery.write(rows)
+        delivery.write(rows, resync=resync)
         first_completion = results[attempt.pk][1] == "created" and len(changed) == 1
         recompute_progress(
             attempt.student_id, attempt.course_id, day=attempt.completed_at if first_completion else None
@@ -290,11 +312,12 @@ def sync_results(attempts):
     return out
 
 
-def recompute_progress(student_id, course_id, *, day=None):
+def recompute_progress(student_id, course_id, *, day=None, daily=True):
     """Rebuild one student's aggregates in one course from their attempts.
 
     ``day`` (a datetime) says only that day's chart row can have changed,
-    which spares the full rebuild of the daily rows on the hot path.
+    which spares the full rebuild of the daily rows on the hot path;
+    ``daily=False`` (starting, timing) leaves the chart rows alone.
     """
     agg = _progress_aggregate(student_id, course_id)
     last = max(filter(None, (agg.pop("last_completed"), agg.pop("last_started"))), default=None)
@@ -314,7 +337,8 @@ def recompute_progress(student_id, course_id, *, day=None):
         unique_fields=["student", "course"],
         update_fields=[*agg, "accuracy", "last_activity_at", "updated_at"],
     )
-    _recompute_daily(student_id, course_id, day)
+    if daily:
+        _recompute_daily(student_id, course_id, day)
     return progress
 
 
@@ -330,7 +354,7 @@ SELECT
   SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.mastered_units END),
   SUM(a.active_seconds),
   SUM(a.inactive_seconds),
-  SUM(CASE WHEN a.completed_at IS NOT NULL AND a.accuracy < %(threshold)s AND (
+  SUM(CASE WHEN a.completed_at IS NOT NULL AND a.total_questions > 0 AND a.accuracy < %(threshold)s AND (
         last_pass.at IS NULL OR a.completed_at > last_pass.at) THEN 1 ELSE 0 END),
   MAX(a.completed_at),
   MAX(a.started_at)
@@ -382,10 +406,15 @@ ON CONFLICT (student_id, course_id, day) DO UPDATE SET
 """
 
 
+# Chart days are calendar days of the project's TIME_ZONE, whoever's request
+# (and activated time zone) triggers the recompute.
+CHART_TZ = timezone.get_default_timezone
+
+
 def _recompute_daily(student_id, course_id, day=None):
     """Rebuild the chart rows: all of them, or only ``day``'s (a datetime) on the hot path."""
     if day is not None:
-        local = timezone.localtime(day) if timezone.is_aware(day) else day
+        local = timezone.localtime(day, CHART_TZ()) if timezone.is_aware(day) else day
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         end = start + datetime.timedelta(days=1)
         ops = connection.ops
@@ -400,7 +429,7 @@ def _recompute_daily(student_id, course_id, day=None):
         return
     rows = (
         Attempt.objects.filter(student_id=student_id, course_id=course_id, completed_at__isnull=False)
-        .annotate(day=TruncDate("completed_at"))
+        .annotate(day=TruncDate("completed_at", tzinfo=CHART_TZ()))
         .values("day")
         .annotate(xp=Sum("xp_earned"), completed_count=Count("id"), active_seconds=Sum("active_seconds"))
         .order_by()
@@ -491,6 +520,10 @@ def correct_result(result, *, user, reason, **changes):
             attempt.mastered_units_override = changes["mastered_units"]
         attempt.save()  # the receiver re-derives the result and progress, and re-syncs it
         result.refresh_from_db()
+        if "score" in changes or "score_status" in changes:
+            from . import delivery
+
+            delivery.enqueue_result(result)  # score fields are not derived, so the receiver saw no change
         correction = ResultCorrection.objects.create(
             result=result, corrected_by=user, reason=reason.strip(), before=before, after=snapshot(result)
         )

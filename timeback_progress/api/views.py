@@ -117,7 +117,7 @@ def get_attempt(pk, allowed, *, lock=False):
     if pk <= MAX_PK:
         attempts = Attempt.objects.select_related("student", "activity__course")
         if lock:
-            attempts = attempts.select_for_update(of=("self",))
+            attempts = attempts.select_for_update(of=("self", "student"))
         attempt = attempts.filter(pk=pk).first()
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")

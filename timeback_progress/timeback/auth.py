@@ -13,6 +13,7 @@ import time
 
 import requests
 from django.core.cache import caches
+from django.views.decorators.debug import sensitive_variables
 
 from . import errors
 
@@ -38,6 +39,9 @@ class TokenProvider:
         self.lock_key = f"{self.cache_key}:lock"
         # Long enough for one token request to finish; a crashed holder frees it then.
         self.lock_seconds = max(2, int(sum(timeout)) + 1)
+        # This process's copy of the shared token: (token, renew at, epoch seconds).
+        # Requests (also from sender threads) then cost no cache round trip.
+        self._memo = None
 
     def __repr__(self):
         return f"<TokenProvider {self.token_url}>"
@@ -47,35 +51,53 @@ class TokenProvider:
         return caches[self.cache_alias]
 
     def get_token(self):
-        """A valid bearer token, from the cache or freshly fetched by one process."""
-        token = self.cache.get(self.cache_key)
+        """A valid bearer token: this process's copy, the shared cache's, or freshly fetched by one process."""
+        memo = self._memo
+        if memo and memo[1] > time.time():
+            return memo[0]
+        token = self._cached()
         if token:
             return token
         deadline = time.monotonic() + self.lock_seconds
         while time.monotonic() < deadline:
             if self.cache.add(self.lock_key, "1", timeout=self.lock_seconds):
                 try:
-                    return self.cache.get(self.cache_key) or self._fetch_and_store()
+                    return self._cached() or self._fetch_and_store()
                 finally:
                     self.cache.delete(self.lock_key)
             time.sleep(LOCK_POLL_SECONDS)
-            token = self.cache.get(self.cache_key)
+            token = self._cached()
             if token:
                 return token
         # The holder never finished (crashed or hung): fetch without the lock.
         return self._fetch_and_store()
 
+    def _cached(self):
+        value = self.cache.get(self.cache_key)
+        if isinstance(value, dict) and value.get("renew_at", 0) > time.time():
+            self._memo = (value["token"], value["renew_at"])
+            return value["token"]
+        return None
+
     def invalidate(self, token=None):
-        """Forget the cached token (after a 401); keep a newer one another worker stored."""
-        if token is None or self.cache.get(self.cache_key) == token:
+        """Forget the token (after a 401); keep a newer one another worker stored."""
+        memo = self._memo
+        if token is None or (memo and memo[0] == token):
+            self._memo = None
+        value = self.cache.get(self.cache_key)
+        if token is None or (isinstance(value, dict) and value.get("token") == token):
             self.cache.delete(self.cache_key)
 
     def _fetch_and_store(self):
         token, expires_in = self.fetch()
         lifetime = expires_in - self.refresh_margin if expires_in > 2 * self.refresh_margin else expires_in / 2
-        self.cache.set(self.cache_key, token, timeout=max(1, int(lifetime)))
+        lifetime = max(1, int(lifetime))
+        renew_at = time.time() + lifetime
+        self.cache.set(self.cache_key, {"token": token, "renew_at": renew_at}, timeout=lifetime)
+        self._memo = (token, renew_at)
         return token
 
+    @sensitive_variables("data")
     def fetch(self):
         """POST the client credentials; returns ``(access_token, expires_in)``."""
         if not self.client_id or not self._client_secret:

@@ -75,11 +75,14 @@ def _event(kind, event_id, attempt, event_time):
     }
 
 
-def activity_event(attempt, *, xp_earned=None, event_id=None, event_time=None, mastered_units=None):
+def activity_event(
+    attempt, *, xp_earned=None, event_id=None, event_time=None, mastered_units=None,
+    total_questions=None, correct_questions=None,
+):
     """``ActivityEvent`` (Completed) for a completed attempt.
 
     A correction passes ``xp_earned`` (the XP difference, may be negative),
-    ``mastered_units`` and its own ``event_id``: sent events cannot change.
+    zero for the other metrics, and its own ``event_id``: sent events cannot change.
     """
     event_id = event_id or attempt.derived_uuid("activity-event")
     event = _event("ActivityEvent", event_id, attempt, event_time or attempt.completed_at)
@@ -90,8 +93,8 @@ def activity_event(attempt, *, xp_earned=None, event_id=None, event_time=None, m
         "type": "TimebackActivityMetricsCollection",
         "attempt": attempt.number,
         "items": [
-            {"type": "totalQuestions", "value": _number(attempt.total_questions)},
-            {"type": "correctQuestions", "value": _number(attempt.correct_questions)},
+            {"type": "totalQuestions", "value": _number(attempt.total_questions if total_questions is None else total_questions)},
+            {"type": "correctQuestions", "value": _number(attempt.correct_questions if correct_questions is None else correct_questions)},
             {"type": "xpEarned", "value": _number(attempt.xp_earned if xp_earned is None else xp_earned)},
             {"type": "masteredUnits", "value": _number(attempt.mastered_units if mastered_units is None else mastered_units)},
         ],

@@ -14,6 +14,7 @@ import time
 from urllib.parse import quote
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
@@ -36,6 +37,7 @@ CLIENT_SETTINGS = (
 class TimebackClient:
     """Talks to one Timeback deployment with one set of credentials."""
 
+    @sensitive_variables("config", "cfg")  # hold CLIENT_SECRET: keep them out of debug tracebacks
     def __init__(self, config=None):
         cfg = dict(config or app_settings.as_dict())
         self.caliper_url = cfg["CALIPER_URL"] + cfg["CALIPER_EVENTS_PATH"]

@@ -120,11 +120,12 @@ class Command(BaseCommand):
                 if rng.random() > engagement:
                     continue
                 tries = 1 + (rng.random() < 0.6) + (rng.random() < 0.4)
-                for _ in range(tries):
+                # Attempt numbers follow time: re-attempts come after the first.
+                starts = sorted(now - timedelta(days=rng.uniform(idle_days, days), minutes=rng.uniform(0, 600)) for _ in range(tries))
+                for started in starts:
                     total = rng.choice([5, 10, 10, 12, 20]) if activity.is_graded else 0
                     share = min(1.0, max(0.0, rng.gauss(skill, 0.12)))
                     correct = Decimal(round(total * share * 2) / 2)  # half points happen
-                    started = now - timedelta(days=rng.uniform(idle_days, days), minutes=rng.uniform(0, 600))
                     active = int(float(activity.expected_xp) * 60 * rng.uniform(0.6, 1.6))
                     services.record_attempt(
                         student, activity, started_at=started,

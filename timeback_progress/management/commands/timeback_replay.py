@@ -11,11 +11,14 @@ from timeback_progress.replay import replay
 
 
 def _when(value, *, end=False):
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+        day = None if parsed else parse_date(value)
+    except ValueError:  # well formed but impossible, e.g. 2025-02-30
+        parsed = day = None
     if parsed is None:
-        day = parse_date(value)
         if day is None:
-            raise CommandError(f"Not an ISO date or date-time: {value!r}.")
+            raise CommandError(f"Not a valid ISO date or date-time: {value!r}.")
         parsed = datetime.combine(day, time.max if end else time.min)
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
