@@ -348,7 +348,7 @@ def test_student_page_reasons_for_failures_reattempts_and_corrections(client, kl
 
 
 def test_student_attempts_paginate(client, klass, settings):
-    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "DASHBOARD_PAGE_SIZE": 2}
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "DASHBOARD_ATTEMPTS_PAGE_SIZE": 2}
     client.force_login(klass["teacher"])
     first = client.get(url("student-detail", klass["course"], klass["bob"]))
     second = client.get(url("student-detail", klass["course"], klass["bob"]), {"page": 2})

@@ -73,6 +73,8 @@ DEFAULTS = {
     "STUCK_FAILED_ATTEMPTS": 3,
     "STUCK_INACTIVE_DAYS": 7,
     "DASHBOARD_PAGE_SIZE": 50,
+    # Attempts per page on a student's dashboard page.
+    "DASHBOARD_ATTEMPTS_PAGE_SIZE": 20,
     # Days the class XP chart shows when no date range is chosen.
     "DASHBOARD_CHART_DAYS": 30,
     # REST API (timeback_progress.api): list page size, items per batch record

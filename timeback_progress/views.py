@@ -508,7 +508,7 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
             .select_related("activity")
             .order_by("-started_at", "-number", "-pk")
         )
-        page = Paginator(attempts, app_settings.DASHBOARD_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page = Paginator(attempts, app_settings.DASHBOARD_ATTEMPTS_PAGE_SIZE).get_page(self.request.GET.get("page"))
         for attempt in page.object_list:
             decorate_attempt(attempt)
         active = progress.active_seconds if progress else 0
@@ -553,6 +553,9 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
         out = []
         for row in rows:
             row["accuracy"] = percent(row["correct"], row["questions"])
+            row["accuracy_display"] = number(row["accuracy"], suffix="%")
+            row["best_display"] = number(row["best"], suffix="%")
+            row["xp_display"] = number(row["xp"])
             out.append(row)
         return out
 
