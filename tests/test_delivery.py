@@ -196,3 +196,24 @@ def test_sender_threads_leave_no_database_connections(live, course, settings):
         live.state.expire_tokens()  # every request's first try gets a 401 -> renewal in the threads
         assert delivery.deliver_due().dead == 0
     assert backends() <= before + 1
+
+
+def test_purge_keeps_recent_and_unsent_rows(course):
+    from timeback_progress import tasks
+
+    make_attempts(course, 2)
+    old = timezone.now() - timedelta(days=40)
+    Delivery.objects.filter(kind="caliper_event").update(status="sent", updated_at=old)
+    Delivery.objects.filter(kind="line_item").update(status="dead", updated_at=old)
+    unsent = Delivery.objects.exclude(kind="caliper_event").count()
+    assert tasks.purge_old_rows()["deliveries"] == 4
+    assert Delivery.objects.count() == unsent  # dead and pending rows stay, whatever their age
+
+
+def test_schedules_are_installed_by_migrate(db):
+    from django_q.models import Schedule
+
+    from timeback_progress import tasks
+
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert {tasks.SWEEP_SCHEDULE_NAME, tasks.PURGE_SCHEDULE_NAME} <= names

@@ -62,6 +62,9 @@ DEFAULTS = {
     "BACKOFF_BASE_SECONDS": 2.0,
     "BACKOFF_MAX_SECONDS": 3600.0,
     "SWEEP_INTERVAL_MINUTES": 1,
+    # Days sent outbox rows and API idempotency records are kept (daily purge).
+    "SENT_RETENTION_DAYS": 30,
+    "IDEMPOTENCY_RETENTION_DAYS": 7,
     # A delivery task keeps draining while a retry falls due this soon...
     "DRAIN_WAIT_SECONDS": 10.0,
     # ...for at most this long (keep it under Q_CLUSTER's timeout).

@@ -13,6 +13,7 @@ from .conf import app_settings
 logger = logging.getLogger("timeback_progress.tasks")
 
 SWEEP_SCHEDULE_NAME = "timeback_progress: deliver due outbox rows"
+PURGE_SCHEDULE_NAME = "timeback_progress: purge old outbox rows"
 KICK_DEBOUNCE_SECONDS = 1.0
 _last_kick = [0.0]
 
@@ -61,8 +62,43 @@ def deliver_due():
     return total.as_dict()
 
 
+def purge_old_rows():
+    """Delete sent outbox rows and API idempotency records past their retention (daily schedule)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Delivery, IdempotencyRecord
+
+    now = timezone.now()
+    deleted = {
+        "deliveries": _delete_in_chunks(
+            Delivery.objects.filter(
+                status__in=[Delivery.State.SENT, Delivery.State.SUPERSEDED],
+                updated_at__lt=now - timedelta(days=app_settings.SENT_RETENTION_DAYS),
+            )
+        ),
+        "idempotency_records": _delete_in_chunks(
+            IdempotencyRecord.objects.filter(created_at__lt=now - timedelta(days=app_settings.IDEMPOTENCY_RETENTION_DAYS))
+        ),
+    }
+    if any(deleted.values()):
+        logger.info("purged %s", deleted)
+    return deleted
+
+
+def _delete_in_chunks(rows, chunk=5000):
+    """Short transactions, however many rows: workers keep claiming meanwhile."""
+    total = 0
+    while True:
+        ids = list(rows.values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return total
+        total += rows.model.objects.filter(pk__in=ids)._raw_delete(rows.db)
+
+
 def ensure_schedule(**kwargs):
-    """Create or update the sweeper schedule (connected to post_migrate)."""
+    """Create or update the sweeper and purge schedules (connected to post_migrate)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
@@ -73,4 +109,8 @@ def ensure_schedule(**kwargs):
             "minutes": app_settings.SWEEP_INTERVAL_MINUTES,
             "repeats": -1,
         },
+    )
+    Schedule.objects.update_or_create(
+        name=PURGE_SCHEDULE_NAME,
+        defaults={"func": "timeback_progress.tasks.purge_old_rows", "schedule_type": Schedule.DAILY, "repeats": -1},
     )
