@@ -486,3 +486,21 @@ def test_schema_lists_every_endpoint(client_for, db):
     complete_op = schema["paths"]["/api/v1/attempts/{id}/complete/"]["post"]
     assert {"200", "400", "404", "409", "422"} <= set(complete_op["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in complete_op["parameters"])
+
+
+def test_stuck_filter_uses_the_dashboards_rule(api_world, client_for):
+    """No activity for STUCK_INACTIVE_DAYS also counts as stuck, as on the dashboards."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from timeback_progress.models import StudentProgress
+
+    w = api_world
+    complete(w.ann, w.quiz, total=10, correct=10)
+    complete(w.bob, w.quiz, total=10, correct=10)
+    StudentProgress.objects.filter(student=w.bob).update(last_activity_at=timezone.now() - timedelta(days=30))
+    path = url("course-students", w.math.sourced_id)
+    client = client_for(w.teacher)
+    assert [r["givenName"] for r in client.get(path, {"stuck": "true"}).json()["results"]] == ["Bob"]
+    assert [r["givenName"] for r in client.get(path, {"stuck": "false"}).json()["results"]] == ["Ann"]

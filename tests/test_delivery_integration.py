@@ -5,7 +5,6 @@ sandbox, that nothing valid went dead, and reports the duplicates the sandbox
 counted (at-least-once may resend; ids stay the same).
 """
 
-import json
 import os
 import subprocess
 import sys

@@ -3,8 +3,7 @@ precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, FilteredRelation, IntegerField, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers as drf_serializers, status
@@ -14,8 +13,9 @@ from rest_framework.views import APIView
 
 from .. import services
 from .. import xp as xp_rules
+from ..views import class_rows
 from ..conf import app_settings
-from ..models import Activity, Attempt, Course, Enrollment, Student
+from ..models import Activity, Attempt, Course, Student
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
@@ -294,10 +294,6 @@ class CourseStudentsPagination(PageNumberPagination):
         return super().get_page_size(request)
 
 
-def _zero(name, field):
-    return Coalesce(F(f"p__{name}"), Value(0), output_field=field)
-
-
 class CourseStudentsView(generics.ListAPIView):
     """Students actively enrolled in a course with their figures there."""
 
@@ -327,18 +323,16 @@ class CourseStudentsView(generics.ListAPIView):
         params = serializers.CourseStudentsFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
-        decimal, integer = DecimalField(max_digits=12, decimal_places=2), IntegerField()
-        enrolled = Enrollment.objects.filter(course=course, role=Enrollment.Role.STUDENT, is_active=True)
-        students = Student.objects.filter(pk__in=enrolled.values("student_id")).annotate(
-            p=FilteredRelation("progress", condition=Q(progress__course=course)),
-            p_xp_total=_zero("xp_total", decimal),
-            p_accuracy=F("p__accuracy"),
-            p_mastered_units=_zero("mastered_units", integer),
-            p_attempts_count=_zero("attempts_count", integer),
-            p_completed_count=_zero("completed_count", integer),
-            p_active_seconds=_zero("active_seconds", integer),
-            p_failed_streak=_zero("failed_streak", integer),
-            p_last_activity_at=F("p__last_activity_at"),
+        # The dashboards' rows: the same figures and the same "stuck" rule everywhere.
+        students = class_rows(course).annotate(
+            p_xp_total=F("xp_total"),
+            p_accuracy=F("accuracy"),
+            p_mastered_units=F("mastered_units"),
+            p_attempts_count=F("attempts_count"),
+            p_completed_count=F("completed_count"),
+            p_active_seconds=F("active_seconds"),
+            p_failed_streak=F("failed_streak"),
+            p_last_activity_at=F("last_activity_at"),
         )
         if query.get("search"):
             term = query["search"]
@@ -349,8 +343,7 @@ class CourseStudentsView(generics.ListAPIView):
         if query.get("minXp") is not None:
             students = students.filter(p_xp_total__gte=query["minXp"])
         if query.get("stuck") is not None:
-            stuck = Q(p_failed_streak__gte=app_settings.STUCK_FAILED_ATTEMPTS)
-            students = students.filter(stuck if query["stuck"] else ~stuck)
+            students = students.filter(is_stuck=query["stuck"])
         order = [
             F(name[1:]).desc(nulls_last=True) if name.startswith("-") else F(name).asc(nulls_last=True)
             for name in serializers.ORDERINGS[query["ordering"]]
