@@ -244,3 +244,12 @@ def test_concurrent_completions_of_one_student_add_up(course):
     assert progress.completed_count == 2
     assert progress.xp_total == Decimal("17.50")  # 12.50 (first, perfect) + 5.00 (second, 0.5x)
     assert sum(Attempt.objects.values_list("mastered_units", flat=True)) == 1
+
+
+def test_recalculate_after_a_policy_change(student, activity, settings):
+    """Recalculation re-runs the (new) rules once per chain and fixes the aggregates."""
+    attempts = [complete(student, activity, total=10, correct=10) for _ in range(3)]
+    settings.TIMEBACK_PROGRESS = {"XP_POLICY": "tests.test_signals.double_xp"}
+    assert services.recalculate_attempts(Attempt.objects.filter(pk__in=[a.pk for a in attempts])) == 3
+    assert list(Attempt.objects.order_by("number").values_list("xp_earned", flat=True)) == [Decimal("20.00")] * 3
+    assert StudentProgress.objects.get(student=student).xp_total == Decimal("60.00")

@@ -449,12 +449,20 @@ def _recompute_daily(student_id, course_id, day=None):
 
 
 def recalculate_attempts(attempts):
-    """Re-run the rules over completed attempts (after a policy or content change)."""
-    count = 0
-    for attempt in attempts.filter(completed_at__isnull=False).select_related("activity", "student"):
-        apply_attempt(attempt)
-        count += 1
-    return count
+    """Re-run the rules over completed attempts (after a policy or content change).
+
+    ``apply_attempt`` re-evaluates a student's whole chain at an activity, so
+    one call per (student, activity) covers every selected attempt in it.
+    Returns how many selected attempts were re-evaluated.
+    """
+    completed = attempts.filter(completed_at__isnull=False)
+    chains = {}
+    for attempt in completed.select_related("activity__course", "student").order_by("number"):
+        chains.setdefault((attempt.student_id, attempt.activity_id), []).append(attempt)
+    for chain in chains.values():
+        with transaction.atomic():
+            apply_attempt(chain[0])
+    return sum(len(chain) for chain in chains.values())
 
 
 # -- corrections --------------------------------------------------------------
