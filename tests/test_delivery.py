@@ -217,3 +217,17 @@ def test_schedules_are_installed_by_migrate(db):
 
     names = set(Schedule.objects.values_list("name", flat=True))
     assert {tasks.SWEEP_SCHEDULE_NAME, tasks.PURGE_SCHEDULE_NAME} <= names
+
+
+def test_replay_works_in_chunks_and_skips_keys_already_waiting(course):
+    from timeback_progress.replay import replay
+
+    make_attempts(course, 3)
+    Delivery.objects.update(status="dead", attempts=5)
+    waiting_key = Delivery.objects.filter(kind="result").first().key
+    Delivery.objects.create(kind="result", key=waiting_key)  # a newer re-sync already waits
+    dead = Delivery.objects.filter(status="dead")
+    total = dead.count()
+    moved, skipped = replay(dead, chunk=2)
+    assert (moved, skipped) == (total - 1, 1)
+    assert not Delivery.objects.filter(status="pending", attempts__gt=0).exists()

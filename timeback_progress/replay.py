@@ -3,17 +3,26 @@
 from django.db import transaction
 from django.utils import timezone
 
+from .delivery import WAITING
 from .models import Delivery
 
-WAITING = (Delivery.State.PENDING, Delivery.State.RETRYING)
 
-
-def replay(rows):
+def replay(rows, chunk=500):
     """Dead rows -> pending with a fresh attempt count; returns (moved, skipped).
 
     A row whose key already has a waiting row (a newer re-sync) is skipped:
-    the waiting one carries the latest values.
+    the waiting one carries the latest values. Works in chunks, so a replay
+    after a long outage stays within the database's parameter limits.
     """
+    ids = list(rows.filter(status=Delivery.State.DEAD).order_by("id").values_list("id", flat=True))
+    moved = skipped = 0
+    for start in range(0, len(ids), chunk):
+        done, left = _replay_chunk(Delivery.objects.filter(id__in=ids[start : start + chunk]))
+        moved, skipped = moved + done, skipped + left
+    return moved, skipped
+
+
+def _replay_chunk(rows):
     with transaction.atomic():
         rows = list(rows.filter(status=Delivery.State.DEAD).select_for_update())
         taken = set(
