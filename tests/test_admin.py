@@ -90,8 +90,9 @@ def test_page_query_counts_do_not_grow_with_students_or_attempts(admin_client, g
     assert large == small
     # Each page: session + user, then the changelist: filtered and full counts, the
     # course filter's choices, the page; the student: progress, attempt count and
-    # page, chart, the student; the health box: counts by status, oldest unsent.
-    assert small == {"list": 6, "filtered": 6, "student": 7, "index": 4, "deliveries": 7}
+    # page, chart, the student, whether it has attempts (identity lock); the health
+    # box: counts by status, oldest unsent.
+    assert small == {"list": 6, "filtered": 6, "student": 8, "index": 4, "deliveries": 7}
 
 
 def test_changelist_shows_progress_summed_across_courses(admin_client, graded):
@@ -443,3 +444,18 @@ def test_delivery_pages_never_show_a_secret(admin_client, graded):
 def test_redact_leaves_ordinary_payloads_alone():
     payload = {"id": "urn:uuid:1", "generated": {"items": [{"type": "xpEarned", "value": 10}]}}
     assert redact(payload) == payload
+
+
+def test_identity_fields_lock_once_attempts_exist(admin_client, db):
+    """Changing a sourcedId under existing attempts would fork their Timeback ids."""
+    from tests.plugins.factories import complete, make_activity, make_student
+
+    student, activity = make_student(), make_activity()
+    fresh = make_student()
+    complete(student, activity)
+    locked = admin_client.get(f"/admin/timeback_progress/student/{student.pk}/change/").content.decode()
+    open_ = admin_client.get(f"/admin/timeback_progress/student/{fresh.pk}/change/").content.decode()
+    assert 'name="sourced_id"' not in locked and student.sourced_id in locked
+    assert 'name="sourced_id"' in open_
+    page = admin_client.get(f"/admin/timeback_progress/activity/{activity.pk}/change/").content.decode()
+    assert 'name="activity_id"' not in page and 'name="line_item_sourced_id"' not in page

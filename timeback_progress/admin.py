@@ -165,8 +165,24 @@ def _minutes(seconds):
     return f"{(seconds or 0) / 60:.0f}"
 
 
+class IdentityLockMixin:
+    """Ids that derived ids (results, events) are built from cannot change once
+    attempts refer to them: Timeback would get a second record, not a correction."""
+
+    identity_fields = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "_has_attempts" not in obj.__dict__:
+            obj._has_attempts = obj.attempts.exists()  # asked several times per page: one query
+        if obj is not None and obj._has_attempts:
+            fields += [f for f in self.identity_fields if f not in fields]
+        return fields
+
+
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
+    identity_fields = ("sourced_id",)
     list_display = ["__str__", "email", "xp", "accuracy", "mastered", "active_minutes", "last_activity"]
     list_filter = [CourseFilter, "is_active"]
     search_fields = ["given_name", "family_name", "email", "sourced_id"]
@@ -283,7 +299,8 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(IdentityLockMixin, admin.ModelAdmin):
+    identity_fields = ("activity_id", "course", "line_item_sourced_id")
     list_display = ["name", "activity_id", "course", "subject", "expected_xp", "masterable_units", "is_graded", "is_active"]
     list_filter = ["subject", "is_graded", "is_active"]
     list_select_related = ["course"]
