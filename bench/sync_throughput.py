@@ -228,12 +228,14 @@ def run(args, url, transaction, override_settings):
           f"{Delivery.objects.filter(kind='result').count()} results, "
           f"{Delivery.objects.filter(kind='line_item').count()} line items (built in {setup:.1f} s, "
           f"{args.attempts / setup:.0f} completions/s)")
-    print(f"sandbox latency: {args.latency_ms} ms per request; batch size {settings.TIMEBACK_PROGRESS.get('BATCH_SIZE', 100)}")
+    print(f"sandbox latency: {args.latency_ms} ms per request; batch size {__import__('timeback_progress.conf').conf.app_settings.BATCH_SIZE}")
     naive_events, naive_results = naive(url, args.naive_sample)
     print(f"naive (1 POST per event, sequential, sample of {args.naive_sample}): {naive_events:,.0f} events/s, "
           f"{naive_results:,.0f} results/s")
     p = pipeline(override_settings)
-    concurrency = settings.TIMEBACK_PROGRESS.get("SEND_CONCURRENCY", 16)
+    from timeback_progress.conf import app_settings
+
+    concurrency = app_settings.SEND_CONCURRENCY
     print(f"pipeline, events only (the naive sender's work): {p['events'] / p['events_only']:,.0f} events/s "
           f"({p['events']} events in {p['event_requests']} requests, {p['events_only']:.2f} s)")
     print(f"pipeline, end to end (events + results + line items, one worker, concurrency {concurrency}): "

@@ -69,7 +69,7 @@ DEFAULTS = {
     "DRAIN_WAIT_SECONDS": 10.0,
     # ...for at most this long (keep it under Q_CLUSTER's timeout).
     "TASK_TIME_BUDGET_SECONDS": 120.0,
-    "SEND_CONCURRENCY": 16,
+    "SEND_CONCURRENCY": 24,
     # Admin sync health: an unsent row older than this many minutes flags sync as stale.
     "ADMIN_SYNC_STALE_MINUTES": 15,
     # Dashboards: when a student counts as stuck.
