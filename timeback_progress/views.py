@@ -508,7 +508,10 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
             .select_related("activity")
             .order_by("-started_at", "-number", "-pk")
         )
-        page = Paginator(attempts, app_settings.DASHBOARD_ATTEMPTS_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        paginator = Paginator(attempts, app_settings.DASHBOARD_ATTEMPTS_PAGE_SIZE)
+        if progress is not None:
+            paginator.count = progress.attempts_count  # maintained with the attempts: no COUNT over them
+        page = paginator.get_page(self.request.GET.get("page"))
         for attempt in page.object_list:
             decorate_attempt(attempt)
         active = progress.active_seconds if progress else 0
