@@ -218,30 +218,30 @@ class StudentProgressResponseSerializer(serializers.Serializer):
 
 
 class CourseStudentSerializer(serializers.Serializer):
-    """A student of a course with their figures there (zeros before any attempt)."""
+    """A student of a course with their figures there (zeros before any attempt); rows from ``views.class_rows``."""
 
     studentSourcedId = serializers.CharField(source="sourced_id")
     givenName = serializers.CharField(source="given_name")
     familyName = serializers.CharField(source="family_name")
-    xpTotal = _number(source="p_xp_total")
-    accuracy = _number(source="p_accuracy", allow_null=True)
-    masteredUnits = serializers.IntegerField(source="p_mastered_units")
-    attemptsCount = serializers.IntegerField(source="p_attempts_count")
-    completedCount = serializers.IntegerField(source="p_completed_count")
-    activeSeconds = serializers.IntegerField(source="p_active_seconds")
-    failedStreak = serializers.IntegerField(source="p_failed_streak")
-    lastActivityAt = serializers.DateTimeField(source="p_last_activity_at", allow_null=True)
+    xpTotal = _number(source="xp_total")
+    accuracy = _number(allow_null=True)
+    masteredUnits = serializers.IntegerField(source="mastered_units")
+    attemptsCount = serializers.IntegerField(source="attempts_count")
+    completedCount = serializers.IntegerField(source="completed_count")
+    activeSeconds = serializers.IntegerField(source="active_seconds")
+    failedStreak = serializers.IntegerField(source="failed_streak")
+    lastActivityAt = serializers.DateTimeField(source="last_activity_at", allow_null=True)
 
 
 ORDERINGS = {
     "name": ("family_name", "given_name", "sourced_id"),
     "-name": ("-family_name", "-given_name", "sourced_id"),
-    "xpTotal": ("p_xp_total", "sourced_id"),
-    "-xpTotal": ("-p_xp_total", "sourced_id"),
-    "accuracy": ("p_accuracy", "sourced_id"),
-    "-accuracy": ("-p_accuracy", "sourced_id"),
-    "lastActivityAt": ("p_last_activity_at", "sourced_id"),
-    "-lastActivityAt": ("-p_last_activity_at", "sourced_id"),
+    "xpTotal": ("xp_total", "sourced_id"),
+    "-xpTotal": ("-xp_total", "sourced_id"),
+    "accuracy": ("accuracy", "sourced_id"),
+    "-accuracy": ("-accuracy", "sourced_id"),
+    "lastActivityAt": ("last_activity_at", "sourced_id"),
+    "-lastActivityAt": ("-last_activity_at", "sourced_id"),
 }
 
 

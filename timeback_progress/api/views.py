@@ -324,16 +324,7 @@ class CourseStudentsView(generics.ListAPIView):
         params.is_valid(raise_exception=True)
         query = params.validated_data
         # The dashboards' rows: the same figures and the same "stuck" rule everywhere.
-        students = class_rows(course).annotate(
-            p_xp_total=F("xp_total"),
-            p_accuracy=F("accuracy"),
-            p_mastered_units=F("mastered_units"),
-            p_attempts_count=F("attempts_count"),
-            p_completed_count=F("completed_count"),
-            p_active_seconds=F("active_seconds"),
-            p_failed_streak=F("failed_streak"),
-            p_last_activity_at=F("last_activity_at"),
-        )
+        students = class_rows(course)
         if query.get("search"):
             term = query["search"]
             students = students.filter(
@@ -341,7 +332,7 @@ class CourseStudentsView(generics.ListAPIView):
                 | Q(email__icontains=term) | Q(sourced_id__icontains=term)
             )
         if query.get("minXp") is not None:
-            students = students.filter(p_xp_total__gte=query["minXp"])
+            students = students.filter(xp_total__gte=query["minXp"])
         if query.get("stuck") is not None:
             students = students.filter(is_stuck=query["stuck"])
         order = [
