@@ -7,6 +7,8 @@ one with other options (faults, credentials); ``timeback_client`` is the
 per-process client for the current settings.
 """
 
+import uuid
+
 import pytest
 
 from timeback_progress.sandbox import start_sandbox
@@ -18,7 +20,7 @@ TOKEN_CACHE = "timeback_sandbox_tokens"
 
 def point_settings_at(settings, server, **overrides):
     settings.CACHES = {**settings.CACHES, TOKEN_CACHE: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                                        "LOCATION": f"timeback-sandbox-{server.url}"}}
+                                                        "LOCATION": f"timeback-sandbox-{uuid.uuid4()}"}}
     settings.TIMEBACK_PROGRESS = {
         **(getattr(settings, "TIMEBACK_PROGRESS", None) or {}),
         "AUTH_URL": server.url,
@@ -43,9 +45,19 @@ def sandbox_factory(settings):
         point_settings_at(settings, server, **(settings_overrides or {}))
         return server
 
+    _forget_shared_client()
     yield make
     for server in servers:
         server.stop()
+    _forget_shared_client()
+
+
+def _forget_shared_client():
+    """A later sandbox may get the same port: never hand it this one's client and token."""
+    from timeback_progress.timeback import client
+
+    with client._lock:
+        client._shared.update(key=None, client=None)
 
 
 @pytest.fixture
