@@ -231,3 +231,16 @@ def test_replay_works_in_chunks_and_skips_keys_already_waiting(course):
     moved, skipped = replay(dead, chunk=2)
     assert (moved, skipped) == (total - 1, 1)
     assert not Delivery.objects.filter(status="pending", attempts__gt=0).exists()
+
+
+def test_editing_an_activity_resends_its_line_item(course):
+    activity = make_activity(course)
+    activity.name = "Renamed before any result"
+    activity.save()
+    assert not Delivery.objects.filter(kind="line_item").exists()  # nothing in Timeback yet: nothing to fix
+    complete(make_student(), activity)
+    Delivery.objects.update(status="sent")
+    activity.refresh_from_db()
+    activity.name = "Fractions, revised"
+    activity.save()
+    assert Delivery.objects.filter(kind="line_item", status="pending").count() == 1

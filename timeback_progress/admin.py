@@ -28,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from . import delivery, export, replay, services
+from . import xp as xp_rules
 from .conf import app_settings
 from .forms import ResultCorrectionForm
 from .roster import import_roster_action
@@ -254,7 +255,7 @@ class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
         questions = sum(p.total_questions for p in progress)
         summary = {
             "xp": sum(p.xp_total for p in progress),
-            "accuracy": sum(p.correct_questions for p in progress) * 100 / questions if questions else None,
+            "accuracy": xp_rules.percent_correct(sum(p.correct_questions for p in progress), questions),
             "mastered": sum(p.mastered_units for p in progress),
             "masterable": sum(p.course.masterable_units for p in progress),
             "active_minutes": _minutes(sum(p.active_seconds for p in progress)),

@@ -61,13 +61,14 @@ def write(rows, *, resync=()):
             Delivery.objects.filter(key__in=list(resync), status__in=WAITING).update(
                 next_attempt_at=timezone.now(), attempts=0, updated_at=timezone.now()
             )
-        transaction.on_commit(_kick)
+        kick_after_commit()
 
 
-def _kick():
+def kick_after_commit():
+    """Ask a worker to deliver once the current transaction commits."""
     from . import tasks
 
-    tasks.kick()
+    transaction.on_commit(tasks.kick)
 
 
 def time_rows(attempt, *, at=None):
@@ -115,8 +116,11 @@ def line_item_rows(activity):
 
 
 def enqueue_line_item(activity):
-    """Re-send an activity's line item (after its title or status changed)."""
-    write([Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity))])
+    """Re-send an activity's line item (after its title or status changed), once Timeback has it."""
+    if app_settings.CALIPER_PROCESS or not activity.line_item_queued:
+        return
+    key = line_item_key(activity)
+    write([Delivery(kind=Delivery.Kind.LINE_ITEM, key=key)], resync=[key])
 
 
 def rows_for_attempts(changes):
@@ -173,6 +177,9 @@ def enqueue_result(result):
 # -- send side ----------------------------------------------------------------
 
 
+COUNTERS = ("sent", "retrying", "dead", "deferred", "superseded", "requests")
+
+
 @dataclass
 class Summary:
     """What one ``deliver_due`` run did (also the ``timeback_sync`` report)."""
@@ -186,7 +193,7 @@ class Summary:
     errors: list = field(default_factory=list)
 
     def add(self, other):
-        for name in ("sent", "retrying", "dead", "deferred", "superseded", "requests"):
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors[: 20 - len(self.errors)])
         return self
@@ -196,7 +203,7 @@ class Summary:
         return self.sent + self.retrying + self.dead + self.deferred + self.superseded
 
     def as_dict(self):
-        return {name: getattr(self, name) for name in ("sent", "retrying", "dead", "deferred", "superseded", "requests")}
+        return {name: getattr(self, name) for name in COUNTERS}
 
 
 def due(now=None):

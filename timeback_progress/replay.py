@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .delivery import WAITING
+from .delivery import WAITING, kick_after_commit
 from .models import Delivery
 
 
@@ -38,18 +38,13 @@ def _replay_chunk(rows):
             status=Delivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now(),
             leased_until=None, claimed_by="",
         )
-    _kick_after_commit()
+    kick_after_commit()
     return len(moved), len(rows) - len(moved)
 
 
 def retry_now(rows):
     """Retrying rows become due at once; returns how many."""
     count = rows.filter(status__in=WAITING).update(next_attempt_at=timezone.now(), updated_at=timezone.now())
-    _kick_after_commit()
+    kick_after_commit()
     return count
 
-
-def _kick_after_commit():
-    from . import tasks
-
-    transaction.on_commit(tasks.kick)

@@ -18,11 +18,10 @@ from . import xp as xp_rules
 from .conf import app_settings
 from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, Student, StudentProgress
 
-# Attempt fields services write themselves; saving only these re-derives nothing.
-DERIVED_ATTEMPT_FIELDS = frozenset(
-    {"accuracy", "multiplier", "xp_earned", "mastered_units", "updated_at", "reported_active_seconds", "reported_inactive_seconds", "time_events_sent"}
-)
 TIME_REPORT_FIELDS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent")
+# Attempt fields services write themselves; saving only these re-derives nothing.
+DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *TIME_REPORT_FIELDS)
+DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
 MAX_SECONDS_PER_CALL = 86_400  # Timeback's own cap per time metric.
 
 
@@ -239,9 +238,6 @@ def apply_attempt(attempt):
     return results[attempt.pk][0]
 
 
-DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *TIME_REPORT_FIELDS)
-
-
 def _save_derived(attempts):
     """Write the derived fields (one UPDATE for the common single attempt; bulk_update's CASE costs more)."""
     if len(attempts) == 1:
@@ -252,7 +248,7 @@ def _save_derived(attempts):
 
 
 def result_sourced_id(attempt):
-    return f"{attempt.derived_uuid('result')}"
+    return str(attempt.derived_uuid("result"))
 
 
 def result_fields(attempt, existing=None):
@@ -322,11 +318,10 @@ def recompute_progress(student_id, course_id, *, day=None, daily=True):
     agg = _progress_aggregate(student_id, course_id)
     last = max(filter(None, (agg.pop("last_completed"), agg.pop("last_started"))), default=None)
     agg = {key: value or 0 for key, value in agg.items()}
-    total = agg["total_questions"]
     progress = StudentProgress(
         student_id=student_id,
         course_id=course_id,
-        accuracy=xp_rules.quantize(Decimal(agg["correct_questions"]) * 100 / total) if total else None,
+        accuracy=xp_rules.percent_correct(agg["correct_questions"], agg["total_questions"]),
         last_activity_at=last,
         updated_at=timezone.now(),
         **agg,
@@ -475,7 +470,7 @@ def snapshot(result):
     return {
         "score": str(result.score),
         "scoreStatus": result.score_status,
-        **{k: v for k, v in result.metadata.items()},
+        **result.metadata,
     }
 
 
@@ -521,7 +516,7 @@ def correct_result(result, *, user, reason, **changes):
                 is_corrected=True,
             )
         attempt.total_questions = total
-        attempt.correct_questions = correct
+        attempt.correct_questions = None if correct is None else xp_rules.quantize(correct)  # as stored
         if "xp" in changes:
             attempt.xp_override = changes["xp"]
         if "mastered_units" in changes:

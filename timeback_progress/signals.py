@@ -1,10 +1,11 @@
-"""Thin receivers: they hand completed attempts to ``services``."""
+"""Thin receivers: they hand completed attempts to ``services`` and edited
+activities to the outbox."""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import services
-from .models import Attempt
+from . import delivery, services
+from .models import Activity, Attempt
 
 
 @receiver(post_save, sender=Attempt, dispatch_uid="timeback_progress.attempt_saved")
@@ -16,3 +17,10 @@ def attempt_saved(sender, instance, raw=False, update_fields=None, **kwargs):
     if update_fields is not None and set(update_fields) <= services.DERIVED_ATTEMPT_FIELDS:
         return
     services.apply_attempt(instance)
+
+
+@receiver(post_save, sender=Activity, dispatch_uid="timeback_progress.activity_saved")
+def activity_saved(sender, instance, raw=False, created=False, **kwargs):
+    # An edited title or status must reach the line item Timeback already has.
+    if not raw and not created:
+        delivery.enqueue_line_item(instance)

@@ -55,6 +55,12 @@ def quantize(value):
     return to_decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
+def percent_correct(correct, total):
+    """Accuracy in percent, two places, half-up; None when no question was asked."""
+    total = to_decimal(total or 0)
+    return quantize(to_decimal(correct or 0) * PERFECT / total) if total else None
+
+
 def calculate_xp(expected_xp, total_questions, correct_questions, attempt_number, *, passive=False):
     """Apply the Timeback rules to one completed attempt.
 
@@ -79,7 +85,7 @@ def calculate_xp(expected_xp, total_questions, correct_questions, attempt_number
 
     if total == 0:
         return XPResult(ZERO, ZERO, ZERO, False, "No questions were answered.")
-    accuracy = quantize(correct * PERFECT / total)
+    accuracy = percent_correct(correct, total)
     passed = correct * PERFECT >= PASS_THRESHOLD * total
     perfect = correct == total
     if passive:

@@ -1,7 +1,6 @@
 """API views: thin adapters from HTTP to ``services`` (writes) and the
 precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
-from decimal import Decimal
 
 from django.db.models import F, Q
 from drf_spectacular.types import OpenApiTypes
@@ -259,8 +258,7 @@ FIGURES = (
 def totals(rows):
     """Sum the per-course aggregates; accuracy over all questions answered."""
     sums = {name: sum((getattr(row, name) for row in rows), 0) for name in FIGURES}
-    total = sums["total_questions"]
-    sums["accuracy"] = xp_rules.quantize(Decimal(sums["correct_questions"]) * 100 / total) if total else None
+    sums["accuracy"] = xp_rules.percent_correct(sums["correct_questions"], sums["total_questions"])
     return sums
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -445,6 +446,12 @@ class SandboxServer(ThreadingHTTPServer):
     """A running sandbox; ``.url``, ``.state``, ``.stop()``. Use ``start_sandbox()`` in tests."""
 
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up (a killed worker, a timed-out request) is routine here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
     allow_reuse_address = True
 
     def __init__(self, host="127.0.0.1", port=0, *, state=None, routes=None, **state_options):
