@@ -143,6 +143,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 TIMEBACK_PROGRESS = {
+    "PLATFORM": env("TIMEBACK_PLATFORM", default="timeback"),
     "ENVIRONMENT": env("TIMEBACK_ENVIRONMENT", default="staging"),
     "CLIENT_ID": env("TIMEBACK_CLIENT_ID", default=""),
     "CLIENT_SECRET": env("TIMEBACK_CLIENT_SECRET", default=""),

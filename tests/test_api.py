@@ -480,7 +480,7 @@ def test_schema_lists_every_endpoint(client_for, db):
     paths = set(schema["paths"])
     assert {
         "/api/v1/attempts/", "/api/v1/attempts/{id}/", "/api/v1/attempts/{id}/time/", "/api/v1/attempts/{id}/complete/",
-        "/api/v1/attempts/record/", "/api/v1/attempts/record/batch/",
+        "/api/v1/attempts/record/", "/api/v1/attempts/record/batch/", "/api/v1/attempts/{id}/corrections/",
         "/api/v1/students/{sourced_id}/progress/", "/api/v1/courses/{sourced_id}/students/",
     } <= paths
     complete_op = schema["paths"]["/api/v1/attempts/{id}/complete/"]["post"]

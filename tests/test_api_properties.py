@@ -15,14 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from django.urls import reverse
 
-from timeback_progress.models import Attempt, DailyProgress, Delivery, IdempotencyRecord, Result, StudentProgress
+from timeback_progress.models import (
+    Attempt, DailyProgress, Delivery, IdempotencyRecord, Result, ResultCorrection, ScoreStatus, StudentProgress,
+)
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = 300  # per property: 6 properties -> 1,800 cases (reads make two requests each)
+EXAMPLES = 300  # per property: 7 properties -> 2,100 cases (reads make two requests each)
 CASES = Counter()
 STATUSES = Counter()
-TABLES = (Attempt, Result, StudentProgress, DailyProgress, Delivery, IdempotencyRecord)
+TABLES = (Attempt, Result, ResultCorrection, StudentProgress, DailyProgress, Delivery, IdempotencyRecord)
 PROPERTY = settings(
     max_examples=EXAMPLES, deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -179,6 +181,40 @@ def test_record_batch(api_world, client_for):
     @given(body=batch | bodies({"items": json_values}), extra=headers)
     def run(body, extra):
         send(client, reverse("timeback_progress_api:attempt-record-batch"), body, extra, "batch")
+
+    run()
+
+
+def test_corrections(api_world, client_for):
+    from django.contrib.auth.models import Permission
+
+    from tests.plugins.api import make_user
+    from tests.plugins.factories import complete
+    from timeback_progress import services
+
+    w = api_world
+
+    corrector = make_user("corrector")
+    corrector.user_permissions.add(Permission.objects.get(codename="correct_result", content_type__app_label="timeback_progress"))
+    client = client_for(corrector)
+    done = [complete(w.ann, w.quiz), complete(w.ann, w.quiz, correct=10), complete(w.bob, w.drawing, total=4, correct=1)]
+    open_attempt = services.start_attempt(w.ann, w.quiz)
+    fields = {
+        "reason": st.text(min_size=1, max_size=40) | st.sampled_from(["Regraded", "Miscounted"]),
+        "score": st.decimals(min_value=0, max_value=100, places=2).map(float),
+        "scoreStatus": st.sampled_from(ScoreStatus.values),
+        "xp": st.decimals(min_value=0, max_value=50, places=2).map(float),
+        "totalQuestions": counts_ok,
+        "correctQuestions": correct_ok,
+        "masteredUnits": st.integers(min_value=0, max_value=2),  # 2 is over the activities' masterable units
+    }
+    completed = st.sampled_from([a.pk for a in done])
+    pks = st.one_of(completed, completed, completed, st.sampled_from([open_attempt.pk, 0, 2**63, 2**70]), st.integers(min_value=0))
+
+    @PROPERTY
+    @given(pk=pks, body=bodies(fields, ("reason",)), extra=headers)
+    def run(pk, body, extra):
+        send(client, reverse("timeback_progress_api:attempt-corrections", args=[pk]), body, extra, "correct")
 
     run()
 

@@ -110,7 +110,8 @@ def test_failed_streak(student, activity):
     assert StudentProgress.objects.get(student=student).failed_streak == 0
 
 
-def test_time_is_reported_once(student, activity):
+def test_time_is_reported_once(student, activity, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "TIME_FLUSH_SECONDS": 0}  # every report at once
     attempt = services.start_attempt(student, activity)
     services.add_time(attempt, active_seconds=15)
     services.add_time(attempt, active_seconds=10, inactive_seconds=5)

@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, ENVIRONMENTS, SETTINGS_NAME, app_settings
+from .conf import DEFAULTS, ENVIRONMENTS, PLATFORMS, SETTINGS_NAME, app_settings
+from .subjects import SUBJECTS
 
 
 def _hint(key):
@@ -34,6 +35,14 @@ def check_settings(app_configs=None, **kwargs):
                 f"Unknown Timeback environment {cfg['ENVIRONMENT']!r}.",
                 hint=f"Use one of: {', '.join(ENVIRONMENTS)}.",
                 id="timeback_progress.E002",
+            )
+        )
+    if cfg["PLATFORM"] not in PLATFORMS:
+        errors.append(
+            Error(
+                f"Unknown Timeback platform {cfg['PLATFORM']!r}.",
+                hint=f"Use one of: {', '.join(PLATFORMS)}.",
+                id="timeback_progress.E008",
             )
         )
     if cfg["SYNC_ENABLED"]:
@@ -76,6 +85,27 @@ def check_settings(app_configs=None, **kwargs):
                 id="timeback_progress.W003",
             )
         )
-    if not isinstance(cfg["SUBJECT_MAP"], dict):
-        errors.append(Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] must be a dict.", id="timeback_progress.E007"))
+    errors.extend(_check_subject_map(cfg["SUBJECT_MAP"]))
     return errors
+
+
+def _check_subject_map(mapping):
+    """E007: a map that would refuse or ignore names is found at startup, not when a subject is entered."""
+    hint = f"Map your subject names onto Timeback's: {', '.join(SUBJECTS)}."
+    if not isinstance(mapping, dict):
+        return [Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] must be a dict, not {type(mapping).__name__}.", hint=hint,
+                      id="timeback_progress.E007")]
+    bad = [f"{k!r}: {v!r}" for k, v in mapping.items() if not (isinstance(v, str) and v in SUBJECTS)]
+    # Timeback's own names (in any case) are taken as they are: an entry remapping one would silently do nothing.
+    own = {s.lower(): s for s in SUBJECTS}
+    ignored = [repr(k) for k, v in mapping.items() if isinstance(k, str) and own.get(k.strip().lower(), v) != v]
+    problems = []
+    if bad:
+        problems.append(f"these values are not Timeback subjects: {', '.join(bad)}")
+    if ignored:
+        problems.append(f"these keys are Timeback subjects, which are never remapped: {', '.join(ignored)}")
+    if not all(isinstance(k, str) for k in mapping):
+        problems.append("keys must be strings")
+    if not problems:
+        return []
+    return [Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] is wrong: {'; '.join(problems)}.", hint=hint, id="timeback_progress.E007")]

@@ -11,31 +11,72 @@ from django.dispatch import receiver
 
 SETTINGS_NAME = "TIMEBACK_PROGRESS"
 
-# Hosts and paths per environment (see docs/timeback-api.md). Each URL can be
-# overridden on its own with AUTH_URL / CALIPER_URL / API_URL.
-ENVIRONMENTS = {
-    "staging": {
-        "AUTH_URL": "https://staging-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
-        "CALIPER_URL": "https://caliper-staging.alpha-1edtech.ai",
-        "API_URL": "https://api.staging.alpha-1edtech.ai",
+# Where each platform lives and the paths it serves (see docs/timeback-api.md,
+# "Environments"; the LearnWith.AI profile is the vendor's timeback-common 0.4.0
+# config). ENVIRONMENT picks the hosts; every key below is also a setting of its
+# own, None by default, so one can be overridden without restating the rest.
+PLATFORMS = {
+    # The seed's hosts and the IMS paths: the default.
+    "timeback": {
+        "hosts": {
+            "staging": {
+                "AUTH_URL": "https://staging-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
+                "CALIPER_URL": "https://caliper-staging.alpha-1edtech.ai",
+                "API_URL": "https://api.staging.alpha-1edtech.ai",
+            },
+            "production": {
+                "AUTH_URL": "https://prod-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
+                "CALIPER_URL": "https://caliper.alpha-1edtech.ai",
+                "API_URL": "https://api.alpha-1edtech.ai",
+            },
+        },
+        "TOKEN_PATH": "/oauth2/token",
+        "TOKEN_SCOPE": None,
+        "CALIPER_EVENTS_PATH": "/ims/caliper/v1p2/events",
+        "GRADEBOOK_PATH": "/ims/oneroster/gradebook/v1p2",
+        "ROSTERING_PATH": "/ims/oneroster/rostering/v1p2",
     },
-    "production": {
-        "AUTH_URL": "https://prod-beyond-timeback-api-2-idp.auth.us-east-1.amazoncognito.com",
-        "CALIPER_URL": "https://caliper.alpha-1edtech.ai",
-        "API_URL": "https://api.alpha-1edtech.ai",
+    # The vendor's second platform: one host for everything, and a token endpoint that wants a scope.
+    "learnwith.ai": {
+        "hosts": {
+            "staging": {
+                "AUTH_URL": "https://platform.dev.timeback.com",
+                "CALIPER_URL": "https://platform.dev.timeback.com",
+                "API_URL": "https://platform.dev.timeback.com",
+            },
+            "production": {
+                "AUTH_URL": "https://platform.timeback.com",
+                "CALIPER_URL": "https://platform.timeback.com",
+                "API_URL": "https://platform.timeback.com",
+            },
+        },
+        "TOKEN_PATH": "/auth/1.0/token",
+        "TOKEN_SCOPE": "https://purl.imsglobal.org/spec/caliper/v1p2/scope/events.write",
+        "CALIPER_EVENTS_PATH": "/caliper/v1p2",
+        "GRADEBOOK_PATH": "/gradebook/1.0",
+        "ROSTERING_PATH": "/rostering/1.0",
     },
 }
+DEFAULT_PLATFORM = "timeback"
+# The default platform's hosts per environment (the names ENVIRONMENT accepts).
+ENVIRONMENTS = PLATFORMS[DEFAULT_PLATFORM]["hosts"]
+HOST_KEYS = ("AUTH_URL", "CALIPER_URL", "API_URL")
+PATH_KEYS = ("TOKEN_PATH", "TOKEN_SCOPE", "CALIPER_EVENTS_PATH", "GRADEBOOK_PATH", "ROSTERING_PATH")
 
 DEFAULTS = {
-    # Where to sync: "staging" or "production"; URLs left as None follow it.
+    # Which platform ("timeback" or "learnwith.ai") and where: "staging" or
+    # "production". Hosts, paths and scope left as None follow these two.
+    "PLATFORM": DEFAULT_PLATFORM,
     "ENVIRONMENT": "staging",
     "AUTH_URL": None,
     "CALIPER_URL": None,
     "API_URL": None,
-    "TOKEN_PATH": "/oauth2/token",
-    "CALIPER_EVENTS_PATH": "/ims/caliper/v1p2/events",
-    "GRADEBOOK_PATH": "/ims/oneroster/gradebook/v1p2",
-    "ROSTERING_PATH": "/ims/oneroster/rostering/v1p2",
+    "TOKEN_PATH": None,
+    # OAuth2 scope sent with the token request; "" sends none.
+    "TOKEN_SCOPE": None,
+    "CALIPER_EVENTS_PATH": None,
+    "GRADEBOOK_PATH": None,
+    "ROSTERING_PATH": None,
     # OAuth2 client credentials; read them from the environment, never commit them.
     "CLIENT_ID": "",
     "CLIENT_SECRET": "",
@@ -54,6 +95,11 @@ DEFAULTS = {
     "SUBJECT_MAP": {},
     # Ask Timeback to build gradebook entries from events (then the app writes none).
     "CALIPER_PROCESS": False,
+    # Time of an open attempt goes out as a TimeSpentEvent once this many seconds
+    # (active + inactive) are unsent, or once none was reported for this long
+    # (the sweeper, for attempts never completed); completion sends the rest.
+    # 0 sends every report at once.
+    "TIME_FLUSH_SECONDS": 60,
     # Outbox delivery.
     "BATCH_SIZE": 100,
     "CLAIM_SIZE": 500,
@@ -108,11 +154,16 @@ class AppSettings:
         if self._cached is None:
             merged = dict(self.defaults)
             merged.update(self.user_settings)
-            env = ENVIRONMENTS.get(merged["ENVIRONMENT"], {})
-            for key, default in env.items():
-                if not merged.get(key):
-                    merged[key] = default
-            for key in ("AUTH_URL", "CALIPER_URL", "API_URL"):
+            # An unknown platform or environment resolves nothing: the checks name it.
+            profile = PLATFORMS.get(merged["PLATFORM"], {})
+            hosts = profile.get("hosts", {}).get(merged["ENVIRONMENT"], {})
+            for key in HOST_KEYS:
+                if not merged.get(key):  # "" too: the example project reads unset URLs as empty
+                    merged[key] = hosts.get(key)
+            for key in PATH_KEYS:
+                if merged.get(key) is None:  # "" is a value here (no scope, no path prefix)
+                    merged[key] = profile.get(key)
+            for key in HOST_KEYS:
                 if merged.get(key):
                     merged[key] = merged[key].rstrip("/")
             self._cached = merged

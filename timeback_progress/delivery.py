@@ -71,39 +71,91 @@ def kick_after_commit():
     transaction.on_commit(tasks.kick)
 
 
-def time_rows(attempt, *, at=None):
-    """A TimeSpentEvent for the seconds of ``attempt`` not yet reported, if any.
+# Open attempts holding seconds not yet announced (the partial index tbp_attempt_unsent_time).
+UNSENT_TIME = Q(completed_at__isnull=True) & (
+    Q(active_seconds__gt=F("reported_active_seconds")) | Q(inactive_seconds__gt=F("reported_inactive_seconds"))
+)
 
-    Marks them reported on the instance; the caller saves the
+
+def time_rows(attempt, *, at=None, threshold=0):
+    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any.
+
+    Nothing while fewer than ``threshold`` seconds (active + inactive) are
+    unsent. Marks them reported on the instance; the caller saves the
     ``TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
-    is announced once, in a window with a stable id.
+    is announced once, in a window whose id is fixed by the attempt and the
+    window's number. A window carries at most ``caliper.MAX_SECONDS_PER_METRIC`` per
+    metric (Timeback's cap), so a larger backlog takes several.
     """
     delta_active = max(0, attempt.active_seconds - attempt.reported_active_seconds)
     delta_inactive = max(0, attempt.inactive_seconds - attempt.reported_inactive_seconds)
-    if delta_active <= 0 and delta_inactive <= 0:
+    if delta_active + delta_inactive <= 0 or delta_active + delta_inactive < threshold:
         return []
-    window = attempt.time_events_sent
-    event = caliper.time_spent_event(
-        attempt,
-        active_seconds=delta_active,
-        inactive_seconds=delta_inactive,
-        window=window,
-        event_time=at or attempt.completed_at or timezone.now(),
-    )
+    rows = []
+    event_time = at or attempt.completed_at or timezone.now()
+    while delta_active > 0 or delta_inactive > 0:
+        active, inactive = min(delta_active, caliper.MAX_SECONDS_PER_METRIC), min(delta_inactive, caliper.MAX_SECONDS_PER_METRIC)
+        event = caliper.time_spent_event(
+            attempt, active_seconds=active, inactive_seconds=inactive, window=attempt.time_events_sent, event_time=event_time
+        )
+        rows.append(_event_row(event, attempt))
+        attempt.time_events_sent += 1
+        delta_active, delta_inactive = delta_active - active, delta_inactive - inactive
     attempt.reported_active_seconds = attempt.active_seconds
     attempt.reported_inactive_seconds = attempt.inactive_seconds
-    attempt.time_events_sent = window + 1
-    return [_event_row(event, attempt)]
+    return rows
 
 
-def enqueue_time(attempt):
-    """Announce time reported on an open attempt (called by ``services.add_time``)."""
-    rows = time_rows(attempt)
+def enqueue_time(attempt, *, force=False):
+    """Announce the unsent time of an open attempt once a window is full (or now, with ``force``).
+
+    The caller holds the attempt's row lock (``services.add_time``), so the
+    seconds read are the seconds written.
+    """
+    rows = time_rows(attempt, threshold=0 if force else app_settings.TIME_FLUSH_SECONDS)
     if rows:
-        from .services import TIME_REPORT_FIELDS
-
-        Attempt.objects.filter(pk=attempt.pk).update(**{f: getattr(attempt, f) for f in TIME_REPORT_FIELDS})
+        _save_time_reported(attempt)
         write(rows)
+    return len(rows)
+
+
+def _save_time_reported(attempt, *, window=None):
+    """Store what ``time_rows`` marked; with ``window``, only if no one flushed meanwhile (fenced)."""
+    from .services import TIME_REPORT_FIELDS
+
+    rows = Attempt.objects.filter(pk=attempt.pk)
+    if window is not None:
+        rows = rows.filter(time_events_sent=window)
+    return rows.update(**{f: getattr(attempt, f) for f in TIME_REPORT_FIELDS})
+
+
+def flush_idle_time(*, now=None, limit=None):
+    """Announce the unsent time of open attempts with no report for ``TIME_FLUSH_SECONDS``.
+
+    Run by the delivery task (so by the sweeper every minute): time of an
+    attempt that is never completed still reaches Timeback, a window later.
+    Locked attempts (a report in flight) are skipped and caught next time.
+    Returns the number of TimeSpentEvents written.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=app_settings.TIME_FLUSH_SECONDS)
+    with transaction.atomic():
+        idle = (
+            Attempt.objects.filter(UNSENT_TIME, updated_at__lte=cutoff)
+            .select_related("student", "activity__course")
+            .order_by("updated_at")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            idle = idle.select_for_update(skip_locked=True, of=("self",))
+        rows = []
+        for attempt in idle[: limit or app_settings.CLAIM_SIZE]:
+            window = attempt.time_events_sent
+            made = time_rows(attempt, at=now)
+            # Fenced: a report that landed since the read has flushed or will flush itself.
+            if made and _save_time_reported(attempt, window=window):
+                rows.extend(made)
+        write(rows)
+    return len(rows)
 
 
 def line_item_rows(activity):
@@ -156,11 +208,18 @@ def rows_for_attempts(changes):
 
 
 def _xp_delta_row(attempt, result, xp_before):
-    now = timezone.now()
-    event_id = uuid.uuid5(attempt.derived_uuid("xp-correction"), f"{xp_before}->{attempt.xp_earned}@{now.isoformat()}")
+    """An ActivityEvent carrying only the XP difference; its id is the attempt's n-th correction.
+
+    Counts ``attempt.xp_corrections_sent`` up on the instance (saved with the
+    derived fields), so the id is fixed by the attempt and the correction's
+    number: a resend never counts twice.
+    """
+    number = attempt.xp_corrections_sent
+    attempt.xp_corrections_sent = number + 1
     # Only the XP moves: question counts were announced with the attempt and must not count twice.
     event = caliper.activity_event(
-        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0, event_id=event_id, event_time=now,
+        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0,
+        event_id=attempt.derived_uuid(f"xp-correction/{number}"), event_time=timezone.now(),
         total_questions=0, correct_questions=0,
     )
     return _event_row(event, attempt, result)

@@ -15,22 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# Caliper TimebackProfile subjects (timeback-caliper 0.4.0).
-SUBJECT_CHOICES = [
-    (s, s)
-    for s in (
-        "Reading",
-        "Language",
-        "Vocabulary",
-        "Social Studies",
-        "Writing",
-        "Science",
-        "FastMath",
-        "Math",
-        "None",
-        "Other",
-    )
-]
+from .subjects import SUBJECT_CHOICES, SubjectField, check_subject  # noqa: F401 (SUBJECT_CHOICES for hosts that imported it here)
 
 # OneRoster uuid namespace for ids this app derives (results, events).
 ID_NAMESPACE = uuid.UUID("6c1f5a0e-7d3b-5b7e-9a57-1f0b1c6f2a10")
@@ -92,7 +77,7 @@ class Student(TimestampedModel):
 class Course(TimestampedModel):
     sourced_id = models.CharField(_("sourcedId"), max_length=255, unique=True)
     title = models.CharField(max_length=255)
-    subject = models.CharField(max_length=32, choices=SUBJECT_CHOICES, default="Other")
+    subject = SubjectField()  # always a Timeback subject (see subjects.py)
     grade = models.CharField(max_length=32, blank=True, help_text=_("Grade level, e.g. 05."))
     total_xp = models.PositiveIntegerField(default=0, help_text=_("XP available in the whole course."))
     masterable_units = models.PositiveIntegerField(default=0)
@@ -104,6 +89,10 @@ class Course(TimestampedModel):
 
     def __str__(self):
         return self.title
+
+    def save(self, *args, **kwargs):
+        check_subject(self, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
 
 
 class Enrollment(TimestampedModel):
@@ -191,7 +180,7 @@ class Activity(TimestampedModel):
     )
     name = models.CharField(max_length=255)
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="activities")
-    subject = models.CharField(max_length=32, choices=SUBJECT_CHOICES, default="Other")
+    subject = SubjectField()  # always a Timeback subject (see subjects.py)
     app_name = models.CharField(max_length=255)
     expected_xp = models.DecimalField(
         max_digits=8,
@@ -220,6 +209,7 @@ class Activity(TimestampedModel):
         return self.name
 
     def save(self, *args, **kwargs):
+        check_subject(self, kwargs.get("update_fields"))
         if not self.line_item_sourced_id:
             self.line_item_sourced_id = f"{self.activity_id}-line-item"
         super().save(*args, **kwargs)
@@ -227,6 +217,8 @@ class Activity(TimestampedModel):
 
 class Attempt(TimestampedModel):
     """One student's try at an activity. Completing it awards XP (see services)."""
+
+    SYNC_COUNTERS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent", "xp_corrections_sent")
 
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attempts")
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="attempts")
@@ -256,6 +248,8 @@ class Attempt(TimestampedModel):
     reported_active_seconds = models.PositiveIntegerField(default=0, editable=False)
     reported_inactive_seconds = models.PositiveIntegerField(default=0, editable=False)
     time_events_sent = models.PositiveIntegerField(default=0, editable=False)
+    # XP-difference ActivityEvents sent for this attempt: numbers their ids.
+    xp_corrections_sent = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -270,6 +264,14 @@ class Attempt(TimestampedModel):
         indexes = [
             models.Index(fields=["student", "course", "completed_at"]),
             models.Index(fields=["course", "completed_at"]),
+            # Open attempts holding time not yet announced: the sweeper's idle flush
+            # reads only these, so the index stays as small as that set.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(completed_at__isnull=True)
+                & (Q(active_seconds__gt=F("reported_active_seconds")) | Q(inactive_seconds__gt=F("reported_inactive_seconds"))),
+                name="tbp_attempt_unsent_time",
+            ),
         ]
 
     def __str__(self):
@@ -287,6 +289,13 @@ class Attempt(TimestampedModel):
                 raise ValidationError({"correct_questions": _("Correct answers cannot exceed the total.")})
 
     def save(self, *args, **kwargs):
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            # The sync counters are written only by services/delivery, under the
+            # row lock: saving an instance loaded earlier must not roll them back
+            # (that would announce the same seconds or correction twice).
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in self.SYNC_COUNTERS
+            ]
         if self.activity_id and not self.course_id:
             self.course_id = Activity.objects.values_list("course_id", flat=True).get(pk=self.activity_id)
         if not self.number:

@@ -33,7 +33,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .conf import app_settings
-from .models import SUBJECT_CHOICES, Course, Enrollment, RosterClass, Student, SyncState
+from .models import Course, Enrollment, RosterClass, Student, SyncState
+from .subjects import SETTING as SUBJECT_SETTING, SUBJECTS, to_timeback
 
 logger = logging.getLogger("timeback_progress.roster")
 
@@ -42,7 +43,6 @@ COLLECTIONS = ("courses", "classes", "users", "enrollments")
 OUTCOMES = ("created", "updated", "deactivated", "unchanged", "skipped")
 STORED_SKIPS = 200  # skipped records kept in SyncState.last_summary (all are counted)
 SCHEDULE_NAME = "timeback_progress: import the roster"
-_SUBJECTS = {value.lower(): value for value, _label in SUBJECT_CHOICES}
 
 
 class RosterError(Exception):
@@ -173,17 +173,25 @@ def _count(record, key):
 
 
 def map_subject(subjects):
-    """The first of a course's ``subjects`` that maps (via SUBJECT_MAP) onto a Caliper subject, else Other."""
-    if subjects is None:
+    """The Timeback subject of a course: the first of its ``subjects`` that maps (``subjects.to_timeback``).
+
+    No subjects (OneRoster does not require them) is ``Other``; a list none of
+    which maps is refused, so the course is skipped and reported here rather
+    than its events being rejected by Timeback later.
+    """
+    if subjects is None or subjects == []:
         return "Other"
     if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
         raise Invalid("subjects must be a list of strings")
-    mapping = app_settings.SUBJECT_MAP
     for subject in subjects:
-        found = _SUBJECTS.get(str(mapping.get(subject, subject)).lower())
-        if found:
-            return found
-    return "Other"
+        try:
+            return to_timeback(subject)
+        except ValidationError:
+            continue
+    shown = repr(subjects)
+    shown = shown if len(shown) <= 200 else shown[:197] + "..."
+    raise Invalid(f"no subject in {shown} is a Timeback subject ({', '.join(SUBJECTS)}) "
+                  f"or a {SUBJECT_SETTING} key whose value is one")
 
 
 def user_role(record):

@@ -16,13 +16,14 @@ from django.utils.module_loading import import_string
 
 from . import xp as xp_rules
 from .conf import app_settings
+from .timeback import caliper
 from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, Student, StudentProgress
 
-TIME_REPORT_FIELDS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent")
+TIME_REPORT_FIELDS = Attempt.SYNC_COUNTERS[:3]  # what a TimeSpentEvent marks as announced
 # Attempt fields services write themselves; saving only these re-derives nothing.
-DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *TIME_REPORT_FIELDS)
+DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *Attempt.SYNC_COUNTERS)
 DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
-MAX_SECONDS_PER_CALL = 86_400  # Timeback's own cap per time metric.
+MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
 
 
 class AttemptError(Exception):
@@ -121,6 +122,28 @@ def _add_time(attempt, active_seconds, inactive_seconds):
     delivery.enqueue_time(attempt)
 
 
+def time_saved(attempt):
+    """An open attempt was saved with seconds not yet announced (admin, host code).
+
+    Announced like the API's time calls: once a window is full; the sweeper
+    flushes the rest if no more time comes.
+    """
+    if not attempt.active_seconds > attempt.reported_active_seconds and not attempt.inactive_seconds > attempt.reported_inactive_seconds:
+        return
+    from . import delivery
+
+    with transaction.atomic(savepoint=False):
+        locked = (
+            Attempt.objects.select_related("student", "activity__course")
+            .select_for_update(of=("self",))
+            .filter(pk=attempt.pk, completed_at__isnull=True)
+            .first()
+        )
+        if locked is not None and delivery.enqueue_time(locked):
+            for name in TIME_REPORT_FIELDS:
+                setattr(attempt, name, getattr(locked, name))
+
+
 def complete_attempt(
     attempt, *, total_questions, correct_questions, active_seconds=0, inactive_seconds=0, completed_at=None,
     locked=False,
@@ -212,7 +235,11 @@ def apply_attempt(attempt):
         changed, xp_before = [], {}
         for item in chain:
             if item.pk == attempt.pk:
-                item = attempt  # the caller's instance holds the values just saved
+                # The caller's instance holds the values just saved; the sync
+                # counters are the database's (the instance may predate a flush).
+                for name in Attempt.SYNC_COUNTERS:
+                    setattr(attempt, name, getattr(item, name))
+                item = attempt
             item.activity, item.student = activity, attempt.student
             outcome = evaluate(item, policy)
             passed = getattr(outcome, "passed", outcome.multiplier > 0)

@@ -12,7 +12,10 @@ from .models import Activity, Attempt
 def attempt_saved(sender, instance, raw=False, update_fields=None, **kwargs):
     # Fixtures (raw) load derived rows themselves; writes of derived fields only
     # (services' own bookkeeping) change no inputs.
-    if raw or not instance.is_completed:
+    if raw:
+        return
+    if not instance.is_completed:
+        services.time_saved(instance)  # time of an open attempt reaches Timeback too
         return
     if update_fields is not None and set(update_fields) <= services.DERIVED_ATTEMPT_FIELDS:
         return

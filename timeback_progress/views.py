@@ -40,7 +40,8 @@ from django.views.generic import TemplateView
 from . import permissions, services
 from .conf import app_settings
 from .export import streaming_csv_response
-from .models import SUBJECT_CHOICES, Attempt, Course, DailyProgress, Enrollment, Student, StudentProgress
+from .models import Attempt, Course, DailyProgress, Enrollment, Student, StudentProgress
+from .subjects import SUBJECT_CHOICES, SubjectChoiceField
 
 STUDENT = Enrollment.Role.STUDENT
 
@@ -100,7 +101,8 @@ class OverviewFilterForm(forms.Form):
 
 class CourseFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search courses")
-    subject = forms.ChoiceField(required=False, choices=[("", "All subjects"), *SUBJECT_CHOICES], label="Subject")
+    # A SUBJECT_MAP name filters by its Timeback subject; anything else is a 400 naming the accepted ones.
+    subject = SubjectChoiceField(required=False, choices=[("", "All subjects"), *SUBJECT_CHOICES], label="Subject")
 
 
 # -- queries --------------------------------------------------------------------

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .. import services
 from ..conf import app_settings
-from ..models import Attempt
+from ..models import Attempt, ResultCorrection, ScoreStatus
 
 MAX_SECONDS = services.MAX_SECONDS_PER_CALL
 CLOCK_SKEW = timedelta(minutes=5)
@@ -257,3 +258,135 @@ class CourseStudentsFilterSerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), default="name")
     page = serializers.IntegerField(required=False, min_value=1)
     pageSize = serializers.IntegerField(required=False, min_value=1, max_value=500)
+
+
+# -- result corrections ---------------------------------------------------------
+
+# Body field -> ``services.correct_result`` keyword.
+CORRECTION_FIELDS = {
+    "score": "score",
+    "scoreStatus": "score_status",
+    "xp": "xp",
+    "totalQuestions": "total_questions",
+    "correctQuestions": "correct_questions",
+    "masteredUnits": "mastered_units",
+}
+
+
+def printable(value, limit=50):
+    """Client input safe to echo in an error (a lone surrogate cannot be encoded as UTF-8)."""
+    return str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """A JSON string among the choices (DRF's own would match ``str(data)``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            self.fail("invalid_choice", input=printable(data))
+        return self.choice_strings_to_values[data]
+
+
+class CorrectionRequestSerializer(serializers.Serializer):
+    """A correction of a completed attempt's result, as the admin's correction form takes it.
+
+    Unknown keys are refused (a misspelt field must not be a silent no-op in
+    an audited change). Values equal to the current ones are not passed on, so
+    an untouched ``xp`` or ``masteredUnits`` is never pinned with an override.
+    """
+
+    reason = serializers.CharField(max_length=2000, help_text="Required; kept in the audit trail.")
+    # coerce_to_string=False: the schema says "number", which is what these fields accept.
+    score = StrictDecimalField(
+        required=False, max_digits=7, decimal_places=2, min_value=0, coerce_to_string=False,
+        help_text="The result's score.",
+    )
+    scoreStatus = StrictChoiceField(required=False, choices=ScoreStatus.choices, help_text="OneRoster scoreStatus.")
+    xp = StrictDecimalField(
+        required=False, max_digits=9, decimal_places=2, min_value=0, coerce_to_string=False,
+        help_text="Pins the attempt's XP (an override) until it is corrected again.",
+    )
+    totalQuestions = StrictIntegerField(required=False, min_value=0, help_text="Questions in the attempt.")
+    correctQuestions = StrictDecimalField(
+        required=False, max_digits=9, decimal_places=2, min_value=0, coerce_to_string=False,
+        help_text="Correct answers; may be fractional; at most totalQuestions.",
+    )
+    masteredUnits = StrictIntegerField(
+        required=False, min_value=0,
+        help_text="Pins the attempt's mastered units (an override); at most the activity's masterable units.",
+    )
+
+    validate_totalQuestions = CompleteSerializer.validate_totalQuestions
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = [name for name in data if name not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({printable(name, 100): ["Unknown field."] for name in unknown[:20]})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if not attrs.keys() & CORRECTION_FIELDS.keys():
+            raise serializers.ValidationError(f"Give at least one of {', '.join(CORRECTION_FIELDS)}.")
+        total, correct = attrs.get("totalQuestions"), attrs.get("correctQuestions")
+        if total is not None and correct is not None and correct > total:
+            raise serializers.ValidationError({"correctQuestions": ["Cannot exceed totalQuestions."]})
+        return attrs
+
+
+def correction_changes(data, result):
+    """``services.correct_result`` keywords for the values that differ from ``result``'s (as the admin form)."""
+    from ..forms import initial_for
+
+    current = initial_for(result)
+    return {
+        keyword: data[field]
+        for field, keyword in CORRECTION_FIELDS.items()
+        if field in data and data[field] != current[keyword]
+    }
+
+
+def correction_errors(error):
+    """A Django ``ValidationError`` from ``services.correct_result`` as DRF field errors (camelCase)."""
+    fields = {keyword: field for field, keyword in CORRECTION_FIELDS.items()}
+    fields["reason"] = "reason"
+    if not hasattr(error, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+    errors = {}
+    for name, messages in error.message_dict.items():
+        errors.setdefault(fields.get(name, api_settings.NON_FIELD_ERRORS_KEY), []).extend(messages)
+    return errors
+
+
+class CorrectionSerializer(serializers.ModelSerializer):
+    """One audit row: the result's figures before and after, who and why."""
+
+    attemptId = serializers.IntegerField(source="result.attempt_id", read_only=True)
+    resultSourcedId = serializers.CharField(source="result.sourced_id", read_only=True)
+    before = serializers.DictField(read_only=True, help_text="score, scoreStatus and the result's metadata before.")
+    after = serializers.DictField(read_only=True, help_text="The same, after the correction.")
+    correctedBy = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = ResultCorrection
+        fields = ["id", "attemptId", "resultSourcedId", "reason", "correctedBy", "createdAt", "before", "after"]
+        read_only_fields = fields
+
+    def get_correctedBy(self, correction) -> str | None:
+        user = correction.corrected_by
+        return user.get_username() if user is not None else None
+
+
+class CorrectionCreatedSerializer(CorrectionSerializer):
+    """The audit row just written, with the attempt's figures after the correction."""
+
+    attempt = AttemptSerializer(source="result.attempt", read_only=True, help_text="The attempt's figures now.")
+
+    class Meta(CorrectionSerializer.Meta):
+        fields = [*CorrectionSerializer.Meta.fields, "attempt"]
+
+
+class CorrectionListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = CorrectionSerializer(many=True, help_text="Newest first.")

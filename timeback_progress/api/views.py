@@ -2,19 +2,22 @@
 precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers as drf_serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import services
 from .. import xp as xp_rules
 from ..views import class_rows
 from ..conf import app_settings
-from ..models import Activity, Attempt, Course, Student
+from ..models import Activity, Attempt, Course, Result, ResultCorrection, Student
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
@@ -117,7 +120,10 @@ def get_attempt(pk, allowed, *, lock=False):
         attempts = Attempt.objects.select_related("student", "activity__course")
         if lock:
             attempts = attempts.select_for_update(of=("self", "student"))
-        attempt = attempts.filter(pk=pk).first()
+        try:
+            attempt = attempts.get(pk=pk)  # get(): no ORDER BY to compile, unlike first()
+        except Attempt.DoesNotExist:
+            pass
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")
     return attempt
@@ -338,3 +344,91 @@ class CourseStudentsView(generics.ListAPIView):
             for name in serializers.ORDERINGS[query["ordering"]]
         ]
         return students.order_by(*order)
+
+
+# -- result corrections ---------------------------------------------------------
+
+CORRECT_PERMISSION = "timeback_progress.correct_result"
+VIEW_CORRECTIONS_PERMISSION = "timeback_progress.view_resultcorrection"
+
+
+class MayCorrectResults(permissions.IsActiveUser):
+    """The admin's rule: ``timeback_progress.correct_result``; being staff is not enough.
+
+    Reading the audit trail also accepts ``view_resultcorrection``.
+    """
+
+    message = f"Correcting results needs the permission {CORRECT_PERMISSION}."
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        user = request.user
+        if request.method in SAFE_METHODS and user.has_perm(VIEW_CORRECTIONS_PERMISSION):
+            return True
+        return user.has_perm(CORRECT_PERMISSION)
+
+
+class AttemptCorrectionsView(WriteView):
+    """Correct a completed attempt's result (``services.correct_result``), or list its corrections.
+
+    The API twin of the admin's correction form: the result and the attempt's
+    figures are re-derived, an audit row is written, the result is re-queued
+    for Timeback, and a changed XP sends an ActivityEvent with the difference.
+    """
+
+    permission_classes = [MayCorrectResults]
+
+    def get_throttles(self):
+        if self.request.method in SAFE_METHODS:
+            return [TimebackReadThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        summary="List an attempt's result corrections, newest first",
+        responses={200: serializers.CorrectionListSerializer, **ERRORS},
+    )
+    def get(self, request, pk):
+        attempt = get_attempt(pk, lambda a: True)
+        corrections = (
+            ResultCorrection.objects.filter(result__attempt=attempt)
+            .select_related("result", "corrected_by")
+            .order_by("-created_at", "-pk")
+        )
+        results = serializers.CorrectionSerializer(corrections, many=True).data
+        return Response({"count": len(results), "results": results})
+
+    @extend_schema(
+        summary="Correct a completed attempt's result (with a reason, audited)",
+        request=serializers.CorrectionRequestSerializer,
+        responses={
+            201: serializers.CorrectionCreatedSerializer,
+            **WRITE_ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="The attempt is not completed: no result to correct."),
+        },
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    def post(self, request, pk):
+        data = self.validated(serializers.CorrectionRequestSerializer).validated_data
+
+        def perform():
+            # The attempt and its student first, then the result: the lock order of a completion.
+            attempt = get_attempt(pk, lambda a: True, lock=True)
+            result = Result.objects.filter(attempt=attempt).first()
+            if result is None:
+                raise Conflict("This attempt is not completed, so it has no result to correct.", code="not_completed")
+            result.attempt = attempt
+            changes = serializers.correction_changes(data, result)
+            if not changes:
+                raise exceptions.ValidationError(
+                    {api_settings.NON_FIELD_ERRORS_KEY: ["Nothing changed: every value given is the current one."]}
+                )
+            try:
+                correction = services.correct_result(result, user=request.user, reason=data["reason"], **changes)
+            except DjangoValidationError as error:
+                raise exceptions.ValidationError(serializers.correction_errors(error)) from None
+            attempt.refresh_from_db()
+            correction.result.attempt = attempt
+            return status.HTTP_201_CREATED, serializers.CorrectionCreatedSerializer(correction).data
+
+        return idempotency.run(request, perform)

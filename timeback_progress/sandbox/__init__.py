@@ -5,10 +5,12 @@ benchmarks, ``start_sandbox()`` (a background thread on a free port). See
 docs/sandbox.md.
 """
 
-from .server import ROUTES, Request, Response, Route, SandboxServer, ims_error, paged, start_sandbox
+from .server import (
+    PLATFORMS, ROUTES, Request, Response, Route, SandboxServer, ims_error, paged, platform_routes, start_sandbox,
+)
 from .state import Faults, SandboxState
 
 __all__ = [
-    "ROUTES", "Faults", "Request", "Response", "Route", "SandboxServer", "SandboxState", "ims_error", "paged",
-    "start_sandbox",
+    "PLATFORMS", "ROUTES", "Faults", "Request", "Response", "Route", "SandboxServer", "SandboxState", "ims_error",
+    "paged", "platform_routes", "start_sandbox",
 ]

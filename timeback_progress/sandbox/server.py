@@ -4,9 +4,13 @@ Each route is ``Route(method, pattern, handler, endpoint, auth)``; a handler
 takes ``(state, request, **url_params)`` and returns a ``Response``. Add
 endpoints (e.g. OneRoster rostering over seeded data) by passing more routes
 to ``SandboxServer(routes=...)`` or extending ``ROUTES``.
+
+``platform="learnwith.ai"`` serves the same endpoints at that platform's paths
+(``platform_routes()``) and makes the token endpoint require its scope.
 """
 
 import base64
+import dataclasses
 import json
 import logging
 import re
@@ -28,6 +32,20 @@ TOKEN_PATH = "/oauth2/token"
 CALIPER_PATH = "/ims/caliper/v1p2/events"
 GRADEBOOK_PATH = "/ims/oneroster/gradebook/v1p2"
 MAX_BODY = 10 * 1024 * 1024
+
+# The paths (per endpoint kind) and the token scope each platform serves, written
+# out here rather than read from the app's settings, so a wrong profile in
+# timeback_progress.conf fails against the sandbox instead of agreeing with it.
+PLATFORMS = {
+    "timeback": {
+        "token": TOKEN_PATH, "caliper": CALIPER_PATH, "gradebook": GRADEBOOK_PATH,
+        "rostering": "/ims/oneroster/rostering/v1p2", "scope": None,
+    },
+    "learnwith.ai": {
+        "token": "/auth/1.0/token", "caliper": "/caliper/v1p2", "gradebook": "/gradebook/1.0",
+        "rostering": "/rostering/1.0", "scope": "https://purl.imsglobal.org/spec/caliper/v1p2/scope/events.write",
+    },
+}
 
 
 @dataclass
@@ -114,6 +132,13 @@ def token_endpoint(state, request):
     if not state.check_credentials(client_id, client_secret):
         return Response(401, {"error": "invalid_client", "error_description": "unknown client or wrong secret"},
                         {"WWW-Authenticate": 'Basic realm="timeback-sandbox"'})
+    required = PLATFORMS[state.platform]["scope"]
+    if required:
+        asked = (form.get("scope") or "").split()
+        if asked != [required]:
+            description = f"scope must be {required!r}, not {' '.join(asked) or 'missing'}"
+            state.reject("token", request.method, request.path, [description])  # never the body: it holds the secret
+            return Response(400, {"error": "invalid_scope", "error_description": description})
     token, ttl = state.issue_token()
     return Response(200, {"access_token": token, "expires_in": ttl, "token_type": "Bearer"})
 
@@ -258,7 +283,9 @@ def gradebook_list(state, request, collection):
 
 
 def admin_index(state, request):
-    return Response(200, {"sandbox": "timeback", "routes": [f"{r.method} {r.pattern}" for r in ROUTES]})
+    routes = platform_routes(state.platform)
+    return Response(200, {"sandbox": "timeback", "platform": state.platform,
+                          "routes": [f"{r.method} {r.pattern}" for r in routes]})
 
 
 def admin_events(state, request):
@@ -339,6 +366,18 @@ ROUTES = [
 from .rostering import ROUTES as ROSTERING_ROUTES  # noqa: E402  (it builds on the helpers above)
 
 ROUTES += ROSTERING_ROUTES
+
+
+def platform_routes(platform, routes=None):
+    """``routes`` (default ``ROUTES``) moved from the default platform's paths to ``platform``'s."""
+    default, paths = PLATFORMS["timeback"], PLATFORMS[platform]
+    moved = []
+    for route in ROUTES if routes is None else routes:
+        prefix = default.get(route.endpoint)
+        if platform != "timeback" and prefix and route.pattern.startswith(prefix):
+            route = dataclasses.replace(route, pattern=re.escape(paths[route.endpoint]) + route.pattern[len(prefix):])
+        moved.append(route)
+    return moved
 
 
 # -- HTTP plumbing -----------------------------------------------------------------
@@ -456,7 +495,9 @@ class SandboxServer(ThreadingHTTPServer):
 
     def __init__(self, host="127.0.0.1", port=0, *, state=None, routes=None, **state_options):
         self.state = state or SandboxState(**state_options)
-        self.routes = list(routes if routes is not None else ROUTES)
+        if self.state.platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {self.state.platform!r}; known: {', '.join(PLATFORMS)}")
+        self.routes = list(routes if routes is not None else platform_routes(self.state.platform))
         self._thread = None
         super().__init__((host, port), Handler)
 

@@ -71,9 +71,11 @@ class Faults:
 class SandboxState:
     """Shared, lock-protected state of one sandbox server."""
 
-    def __init__(self, *, client_id="sandbox-client", client_secret="sandbox-secret", faults=None):
+    def __init__(self, *, client_id="sandbox-client", client_secret="sandbox-secret", faults=None, platform="timeback"):
         self.client_id = client_id
         self._client_secret = client_secret
+        # Whose paths and token scope to serve (server.PLATFORMS); fixed for the server's life.
+        self.platform = platform
         self.lock = threading.RLock()
         self.faults = Faults()
         if faults:
@@ -83,7 +85,7 @@ class SandboxState:
         self.reset()
 
     def __repr__(self):
-        return f"<SandboxState client_id={self.client_id!r}>"
+        return f"<SandboxState client_id={self.client_id!r} platform={self.platform!r}>"
 
     def reset(self):
         """Forget everything received (faults and credentials stay)."""

@@ -5,10 +5,11 @@ when the payload is acceptable. The rules follow ``timeback-caliper`` 0.4.0
 (``ActivityCompletedEvent``, ``TimeSpentEvent``) and ``timeback-oneroster``
 0.4.0 (``AssessmentLineItemCreateInput``, ``AssessmentResultCreateInput``) and
 go further where the reference says what Timeback expects but the models do
-not check it: ``urn:uuid`` ids, ISO 8601 times, non-negative metrics, the
+not check it: ``urn:uuid`` ids, ISO 8601 times, finite non-negative metrics, the
 ``@context``/``profile`` values, no unknown fields. See docs/sandbox.md.
 """
 
+import math
 import re
 import uuid
 from datetime import date, datetime
@@ -69,7 +70,13 @@ class Problems(list):
 
 
 def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A JSON number a double can hold: not a bool, not NaN or Infinity (JSON has none), not beyond 1.8e308."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a double: the vendor's float fields refuse it
+        return False
 
 
 def is_datetime(value):
@@ -174,7 +181,7 @@ def check_event(event):
         problems.add("@context", f"must be {CALIPER_CONTEXT!r}")
     if "id" in event and not is_urn_uuid(event["id"]):
         problems.add("id", "must be 'urn:uuid:' followed by a UUID")
-    kind = EVENT_KINDS.get(event.get("type"))
+    kind = EVENT_KINDS.get(event["type"]) if isinstance(event.get("type"), str) else None
     if "type" in event and kind is None:
         problems.add("type", f"must be one of {sorted(EVENT_KINDS)}")
     if kind and "action" in event and event["action"] != kind[0]:
@@ -290,7 +297,8 @@ def _check_items(items, item_types, activity, problems):
             problems.add(f"{path}.type", f"must be one of {list(item_types)}")
         elif kind in seen:
             problems.add(f"{path}.type", f"{kind!r} appears twice")
-        seen.add(kind)
+        else:
+            seen.add(kind)
         if not is_number(value):
             problems.add(f"{path}.value", "required, a number")
         elif value < 0 and kind != "xpEarned":
@@ -416,4 +424,7 @@ def _check_objective_scores(entry, path, problems):
             problems.add(p, "must have a learningObjectiveId string")
             continue
         _unknown(item, p, ("learningObjectiveId", "score", "textScore"), problems)
+        for name in ("score", "textScore"):
+            if name in item and item[name] is None:  # optional, but the vendor's model does not take null
+                problems.add(f"{p}.{name}", "leave it out rather than null")
         _optional_types(item, p, problems, score="number", textScore="str")

@@ -4,7 +4,7 @@ The token lives in Django's cache (``TOKEN_CACHE_ALIAS``), so all workers
 share one token and renew it ``TOKEN_REFRESH_MARGIN`` seconds before it
 expires. A short cache lock (``cache.add``) lets one process fetch a new token
 while the others wait and re-read the cache: no stampede on the token endpoint.
-The cache key is a hash of the client id and token URL, never the secret.
+The cache key is a hash of the client id, token URL and scope, never the secret.
 """
 
 import hashlib
@@ -25,16 +25,20 @@ LOCK_POLL_SECONDS = 0.05
 class TokenProvider:
     """Fetches and caches bearer tokens for one set of credentials."""
 
-    def __init__(self, session, *, token_url, client_id, client_secret, cache_alias="default",
+    def __init__(self, session, *, token_url, client_id, client_secret, scope=None, cache_alias="default",
                  refresh_margin=60, timeout=(5.0, 30.0)):
         self.session = session
         self.token_url = token_url
+        # LearnWith.AI grants a token only for a named scope; Timeback's Cognito needs none.
+        self.scope = scope or None
         self.client_id = client_id
         self._client_secret = client_secret
         self.cache_alias = cache_alias
         self.refresh_margin = refresh_margin
         self.timeout = timeout
-        digest = hashlib.sha256(f"{client_id}\n{token_url}".encode()).hexdigest()[:32]
+        # A token for another scope is another token; without one the key stays as it always was.
+        identity = f"{client_id}\n{token_url}" + (f"\n{self.scope}" if self.scope else "")
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
         self.cache_key = f"timeback_progress:token:{digest}"
         self.lock_key = f"{self.cache_key}:lock"
         # Long enough for one token request to finish; a crashed holder frees it then.
@@ -103,6 +107,8 @@ class TokenProvider:
         if not self.client_id or not self._client_secret:
             raise errors.AuthError("Timeback CLIENT_ID and CLIENT_SECRET are not set.")
         data = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._client_secret}
+        if self.scope:
+            data["scope"] = self.scope
         started = time.monotonic()
         try:
             response = self.session.post(self.token_url, data=data, timeout=self.timeout, headers={"Accept": "application/json"})

@@ -5,16 +5,21 @@ Event ids are UUIDv5 derived from the attempt (see ``Attempt.derived_uuid``), so
 a retry re-sends the same id and Timeback can de-duplicate.
 """
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
+
 from ..conf import app_settings
+from ..subjects import to_timeback
+
+logger = logging.getLogger("timeback_progress.caliper")
 
 CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
 PROFILE = "TimebackProfile"
-SUBJECTS = frozenset(
-    ("Reading", "Language", "Vocabulary", "Social Studies", "Writing", "Science", "FastMath", "Math", "None", "Other")
-)
+# Seconds one time metric may carry (the vendor SDK's cap per TimeSpentEvent).
+MAX_SECONDS_PER_METRIC = 86_400
 
 
 def isoformat(value):
@@ -26,9 +31,20 @@ def rostering_url(kind, sourced_id):
     return f"{app_settings.API_URL}{app_settings.ROSTERING_PATH}/{kind}/{sourced_id}"
 
 
-def caliper_subject(subject):
-    mapped = app_settings.SUBJECT_MAP.get(subject, subject)
-    return mapped if mapped in SUBJECTS else "Other"
+def caliper_subject(activity):
+    """The activity's subject, already a Timeback one since ``SubjectField`` refuses anything else.
+
+    A row written around the model (raw SQL, data from before subjects were
+    checked) is mapped if it can be; if not, the event still goes out as
+    ``Other``, so a student's completion never fails on it, and the error is
+    logged naming the activity to fix.
+    """
+    try:
+        return to_timeback(activity.subject)
+    except ValidationError as exc:
+        logger.error("Activity %s has subject %r, sent as Other: %s", activity.activity_id, activity.subject,
+                     " ".join(exc.messages))
+        return "Other"
 
 
 def _number(value):
@@ -52,7 +68,7 @@ def activity_context(activity, *, with_activity=True):
     data = {
         "id": activity.activity_id,
         "type": "TimebackActivityContext",
-        "subject": caliper_subject(activity.subject),
+        "subject": caliper_subject(activity),
         "app": {"name": activity.app_name},
         "course": {"id": rostering_url("courses", course.sourced_id), "name": course.title},
     }

@@ -28,7 +28,7 @@ USER_AGENT = f"timeback-progress/{__version__} (+python-requests)"
 
 # The settings a client is built from; get_client() rebuilds when one changes.
 CLIENT_SETTINGS = (
-    "AUTH_URL", "TOKEN_PATH", "CALIPER_URL", "CALIPER_EVENTS_PATH", "API_URL", "GRADEBOOK_PATH",
+    "AUTH_URL", "TOKEN_PATH", "TOKEN_SCOPE", "CALIPER_URL", "CALIPER_EVENTS_PATH", "API_URL", "GRADEBOOK_PATH",
     "CLIENT_ID", "CLIENT_SECRET", "CONNECT_TIMEOUT", "READ_TIMEOUT", "TOKEN_CACHE_ALIAS",
     "TOKEN_REFRESH_MARGIN", "SEND_CONCURRENCY", "SENSOR",
 )
@@ -56,6 +56,7 @@ class TimebackClient:
             token_url=cfg["AUTH_URL"] + cfg["TOKEN_PATH"],
             client_id=cfg["CLIENT_ID"],
             client_secret=cfg["CLIENT_SECRET"],
+            scope=cfg.get("TOKEN_SCOPE"),
             cache_alias=cfg["TOKEN_CACHE_ALIAS"],
             refresh_margin=int(cfg["TOKEN_REFRESH_MARGIN"]),
             timeout=self.timeout,

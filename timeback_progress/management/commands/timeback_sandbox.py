@@ -1,4 +1,4 @@
-"""Run the strict local Timeback sandbox (token, Caliper, OneRoster gradebook)."""
+"""Run the strict local Timeback sandbox (token, Caliper, OneRoster gradebook), as either platform."""
 
 import json
 import signal
@@ -6,7 +6,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...sandbox import SandboxServer
+from ...sandbox import PLATFORMS, SandboxServer
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"
@@ -27,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765, help="Port (0 picks a free one).")
         parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
         parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+        parser.add_argument("--platform", choices=list(PLATFORMS), default="timeback",
+                            help="Whose paths and token scope to serve (default: timeback).")
         parser.add_argument("--fail-rate", type=_share, default=0.0, help="Share of requests answered 5xx (0-1).")
         parser.add_argument("--throttle-rate", type=_share, default=0.0, help="Share of requests answered 429 (0-1).")
         parser.add_argument("--rate-limit", type=float, default=0.0, help="Requests per second per endpoint before 429s.")
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         }
         try:
             server = SandboxServer(opts["host"], opts["port"], client_id=opts["client_id"],
-                                   client_secret=opts["client_secret"], faults=faults)
+                                   client_secret=opts["client_secret"], faults=faults, platform=opts["platform"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
@@ -59,9 +61,10 @@ class Command(BaseCommand):
         if opts["roster_seed"]:
             self._seed_roster(server, opts["roster_seed"])
         secret_hint = DEFAULT_CLIENT_SECRET if opts["client_secret"] == DEFAULT_CLIENT_SECRET else "<the --client-secret you gave>"
-        self.stdout.write(self.style.SUCCESS(f"Timeback sandbox on {server.url}"))
+        self.stdout.write(self.style.SUCCESS(f"Timeback sandbox ({opts['platform']}) on {server.url}"))
         self.stdout.write("Point the app at it (e.g. in .env):\n")
         for key, value in (
+            ("TIMEBACK_PLATFORM", opts["platform"]),
             ("TIMEBACK_AUTH_URL", server.url), ("TIMEBACK_CALIPER_URL", server.url), ("TIMEBACK_API_URL", server.url),
             ("TIMEBACK_CLIENT_ID", opts["client_id"]), ("TIMEBACK_CLIENT_SECRET", secret_hint),
             ("TIMEBACK_SYNC_ENABLED", "true"),

@@ -24,8 +24,9 @@ class Command(BaseCommand):
                 f"Timeback sync is disabled (TIMEBACK_PROGRESS['SYNC_ENABLED'] / TIMEBACK_SYNC_ENABLED); "
                 f"{waiting} rows are waiting and nothing was sent."
             )
+        flushed = delivery.flush_idle_time()
         backlog = delivery.due().count()
-        self.stdout.write(f"{backlog} rows due.")
+        self.stdout.write(f"{backlog} rows due" + (f" (with time of {flushed} idle open attempts)." if flushed else "."))
         tty = sys.stdout.isatty()
 
         def progress(summary):
