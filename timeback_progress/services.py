@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
+from . import sql
 from . import xp as xp_rules
 from .conf import app_settings
 from .timeback import caliper
@@ -23,6 +24,8 @@ TIME_REPORT_FIELDS = Attempt.SYNC_COUNTERS[:3]  # what a TimeSpentEvent marks as
 # Attempt fields services write themselves; saving only these re-derives nothing.
 DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *Attempt.SYNC_COUNTERS)
 DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
+# What completing writes (the receiver derives the rest).
+COMPLETION_FIELDS = ("total_questions", "correct_questions", "active_seconds", "inactive_seconds", "completed_at", "updated_at")
 MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
 
 
@@ -180,7 +183,7 @@ def _complete(locked, total_questions, correct_questions, active_seconds, inacti
     locked.completed_at = completed_at or timezone.now()
     locked._first_completion = True  # tells apply_attempt no result exists yet
     locked._student_locked = True
-    locked.save()
+    locked.save(update_fields=COMPLETION_FIELDS)
 
 
 def record_attempt(student, activity, *, started_at=None, **completion):
@@ -228,9 +231,7 @@ def apply_attempt(attempt):
         activity = attempt.activity
         activity.course  # noqa: B018 - loaded once here, used by the event builders
         policy = get_policy()
-        chain = Attempt.objects.filter(
-            student_id=attempt.student_id, activity_id=attempt.activity_id, completed_at__isnull=False
-        ).order_by("number")
+        chain = sql.completed_chain(attempt.student_id, attempt.activity_id)
         mastered_before = False
         changed, xp_before = [], {}
         for item in chain:
@@ -268,8 +269,7 @@ def apply_attempt(attempt):
 def _save_derived(attempts):
     """Write the derived fields (one UPDATE for the common single attempt; bulk_update's CASE costs more)."""
     if len(attempts) == 1:
-        only = attempts[0]
-        Attempt.objects.filter(pk=only.pk).update(**{name: getattr(only, name) for name in DERIVED})
+        sql.update_row(attempts[0], DERIVED)
     else:
         Attempt.objects.bulk_update(attempts, DERIVED)
 
@@ -353,12 +353,7 @@ def recompute_progress(student_id, course_id, *, day=None, daily=True):
         updated_at=timezone.now(),
         **agg,
     )
-    StudentProgress.objects.bulk_create(
-        [progress],
-        update_conflicts=True,
-        unique_fields=["student", "course"],
-        update_fields=[*agg, "accuracy", "last_activity_at", "updated_at"],
-    )
+    sql.upsert_progress(progress)
     if daily:
         _recompute_daily(student_id, course_id, day)
     return progress

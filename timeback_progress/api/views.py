@@ -13,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import services
+from .. import services, sql
 from .. import xp as xp_rules
 from ..views import class_rows
 from ..conf import app_settings
-from ..models import Activity, Attempt, Course, Result, ResultCorrection, Student
+from ..models import Activity, Course, Result, ResultCorrection, Student
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
@@ -115,15 +115,7 @@ def get_attempt(pk, allowed, *, lock=False):
 
     ``lock`` takes the row lock the service needs, in this one query.
     """
-    attempt = None
-    if pk <= MAX_PK:
-        attempts = Attempt.objects.select_related("student", "activity__course")
-        if lock:
-            attempts = attempts.select_for_update(of=("self", "student"))
-        try:
-            attempt = attempts.get(pk=pk)  # get(): no ORDER BY to compile, unlike first()
-        except Attempt.DoesNotExist:
-            pass
+    attempt = sql.attempt_for_write(pk, lock=lock) if pk <= MAX_PK else None
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")
     return attempt

@@ -1,0 +1,106 @@
+"""The plain-SQL hot path returns what the ORM would, and locks what it says."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from timeback_progress import services, sql
+from timeback_progress.models import Activity, Attempt, Course, Student, StudentProgress
+from tests.plugins.factories import complete, make_activity, make_student
+
+pytestmark = pytest.mark.django_db
+
+
+def values(instance):
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_attempt_for_write_matches_the_orm(student, activity, django_assert_num_queries):
+    attempt = complete(student, activity, total=10, correct=Decimal("8.5"))
+    Student.objects.filter(pk=student.pk).update(is_active=False)  # a boolean that SQLite stores as 0
+    orm = Attempt.objects.select_related("student", "activity__course").get(pk=attempt.pk)
+    with django_assert_num_queries(1):
+        got = sql.attempt_for_write(attempt.pk)
+        related = (got.student, got.activity, got.activity.course)  # loaded: no further queries
+    assert values(got) == values(orm)
+    for mine, theirs in zip(related, (orm.student, orm.activity, orm.activity.course)):
+        assert values(mine) == values(theirs)
+    assert isinstance(got.completed_at, type(timezone.now())) and timezone.is_aware(got.completed_at)
+    assert got.correct_questions == Decimal("8.50") and got.student.is_active is False
+    assert not got._state.adding and got._state.db == "default"
+
+
+def test_attempt_for_write_unknown_pk_is_none(db):
+    assert sql.attempt_for_write(10**9) is None
+
+
+def test_new_fields_are_picked_up_from_meta(student, activity):
+    """Columns come from ``_meta``: every concrete field of the four models is selected."""
+    attempt = services.start_attempt(student, activity)
+    statement = sql._attempt_sql(connection.vendor, False)
+    for model in (Attempt, Student, Activity, Course):
+        for field in model._meta.concrete_fields:
+            assert connection.ops.quote_name(field.column) in statement
+    assert sql.attempt_for_write(attempt.pk).student_id == student.pk
+
+
+def test_upsert_progress_inserts_then_replaces(student, course):
+    now = timezone.now()
+    row = StudentProgress(student=student, course=course, xp_total=Decimal("12.50"), attempts_count=2, updated_at=now)
+    sql.upsert_progress(row)
+    row.xp_total, row.failed_streak, row.last_activity_at = Decimal("3.25"), 4, now
+    sql.upsert_progress(row)
+    stored = StudentProgress.objects.get(student=student, course=course)
+    assert (stored.xp_total, stored.attempts_count, stored.failed_streak, stored.last_activity_at) == (
+        Decimal("3.25"), 2, 4, now
+    )
+    assert StudentProgress.objects.count() == 1
+
+
+def test_update_row_writes_only_the_named_fields(student, activity):
+    attempt = complete(student, activity, total=10, correct=9)
+    attempt.xp_earned, attempt.mastered_units, attempt.active_seconds = Decimal("7.25"), 1, 999
+    sql.update_row(attempt, ("xp_earned", "mastered_units"))
+    stored = Attempt.objects.get(pk=attempt.pk)
+    assert (stored.xp_earned, stored.mastered_units) == (Decimal("7.25"), 1)
+    assert stored.active_seconds == 300  # not named: untouched
+
+
+def test_completed_chain_is_in_attempt_order(student, activity):
+    for correct in (5, 9, 10):
+        complete(student, activity, total=10, correct=correct)
+    services.start_attempt(student, activity)  # open: not in the chain
+    assert [a.number for a in sql.completed_chain(student.pk, activity.pk)] == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_holds_the_attempt_and_the_student():
+    if not connection.features.has_select_for_update_nowait:
+        pytest.skip("needs row locks (PostgreSQL)")
+    student = make_student()
+    attempt = services.start_attempt(student, make_activity())
+    other_student = make_student()
+    outcomes = {}
+
+    def try_lock(name, model, pk):
+        try:
+            with transaction.atomic():
+                list(model.objects.select_for_update(nowait=True).filter(pk=pk))
+            outcomes[name] = "free"
+        except Exception as exc:  # the backend's "could not obtain lock"
+            outcomes[name] = type(exc).__name__
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        sql.attempt_for_write(attempt.pk, lock=True)
+        for name, model, pk in (("attempt", Attempt, attempt.pk), ("student", Student, student.pk),
+                                ("other", Student, other_student.pk)):
+            thread = threading.Thread(target=try_lock, args=(name, model, pk))
+            thread.start()
+            thread.join()
+    assert outcomes["attempt"] != "free" and outcomes["student"] != "free"
+    assert outcomes["other"] == "free"
