@@ -7,11 +7,10 @@ import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
 from . import sql
@@ -342,85 +341,23 @@ def recompute_progress(student_id, course_id, *, day=None, daily=True):
     which spares the full rebuild of the daily rows on the hot path;
     ``daily=False`` (starting, timing) leaves the chart rows alone.
     """
-    agg = _progress_aggregate(student_id, course_id)
+    agg = sql.progress_aggregate(student_id, course_id)
     last = max(filter(None, (agg.pop("last_completed"), agg.pop("last_started"))), default=None)
     agg = {key: value or 0 for key, value in agg.items()}
-    progress = StudentProgress(
-        student_id=student_id,
-        course_id=course_id,
-        accuracy=xp_rules.percent_correct(agg["correct_questions"], agg["total_questions"]),
-        last_activity_at=last,
-        updated_at=timezone.now(),
-        **agg,
+    sql.upsert_progress(
+        StudentProgress(
+            student_id=student_id,
+            course_id=course_id,
+            accuracy=xp_rules.percent_correct(agg["correct_questions"], agg["total_questions"]),
+            last_activity_at=last,
+            updated_at=timezone.now(),
+            **agg,
+        )
     )
-    sql.upsert_progress(progress)
-    if daily:
-        _recompute_daily(student_id, course_id, day)
-    return progress
-
-
-# Plain SQL for the two aggregates on the completion hot path: the ORM spends
-# ~2 ms compiling the equivalent expression tree, the database ~0.05 ms running it.
-_PROGRESS_SQL = """
-SELECT
-  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.xp_earned END),
-  COUNT(*),
-  COUNT(a.completed_at),
-  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.total_questions END),
-  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.correct_questions END),
-  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.mastered_units END),
-  SUM(a.active_seconds),
-  SUM(a.inactive_seconds),
-  SUM(CASE WHEN a.completed_at IS NOT NULL AND a.total_questions > 0 AND a.accuracy < %(threshold)s AND (
-        last_pass.at IS NULL OR a.completed_at > last_pass.at) THEN 1 ELSE 0 END),
-  MAX(a.completed_at),
-  MAX(a.started_at)
-FROM {attempt} a
-CROSS JOIN (
-  SELECT MAX(p.completed_at) AS at FROM {attempt} p
-  WHERE p.student_id = %(student)s AND p.course_id = %(course)s
-    AND p.completed_at IS NOT NULL AND p.accuracy >= %(threshold)s
-) last_pass
-WHERE a.student_id = %(student)s AND a.course_id = %(course)s
-"""
-_PROGRESS_FIELDS = (
-    "xp_total", "attempts_count", "completed_count", "total_questions", "correct_questions",
-    "mastered_units", "active_seconds", "inactive_seconds", "failed_streak", "last_completed", "last_started",
-)
-
-
-def _progress_aggregate(student_id, course_id):
-    """Sums over one student's attempts in one course (failed_streak: misses since the last pass)."""
-    sql = _PROGRESS_SQL.format(attempt=connection.ops.quote_name(Attempt._meta.db_table))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"student": student_id, "course": course_id, "threshold": xp_rules.PASS_THRESHOLD})
-        row = dict(zip(_PROGRESS_FIELDS, cursor.fetchone()))
-    for key in ("last_completed", "last_started"):
-        row[key] = _as_datetime(row[key])
-    for key in ("xp_total", "correct_questions"):
-        row[key] = xp_rules.quantize(row[key] or 0)
-    return row
-
-
-def _as_datetime(value):
-    """SQLite hands back MAX() of a datetime column as text."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-        if value is not None and timezone.is_naive(value):
-            value = timezone.make_aware(value, datetime.timezone.utc)
-    return value
-
-
-# One statement for the day's chart row on the hot path (INSERT ... SELECT ...
-# ON CONFLICT: SQLite >= 3.24 and PostgreSQL alike).
-_DAY_UPSERT_SQL = """
-INSERT INTO {daily} (student_id, course_id, day, xp, completed_count, active_seconds)
-SELECT %s, %s, %s, COALESCE(SUM(xp_earned), 0), COUNT(*), COALESCE(SUM(active_seconds), 0)
-FROM {attempt}
-WHERE student_id = %s AND course_id = %s AND completed_at >= %s AND completed_at < %s
-ON CONFLICT (student_id, course_id, day) DO UPDATE SET
-  xp = excluded.xp, completed_count = excluded.completed_count, active_seconds = excluded.active_seconds
-"""
+    if daily and day is not None:
+        sql.upsert_day(student_id, course_id, *_chart_day(day))
+    elif daily:
+        _recompute_daily(student_id, course_id)
 
 
 # Chart days are calendar days of the project's TIME_ZONE, whoever's request
@@ -428,22 +365,15 @@ ON CONFLICT (student_id, course_id, day) DO UPDATE SET
 CHART_TZ = timezone.get_default_timezone
 
 
-def _recompute_daily(student_id, course_id, day=None):
-    """Rebuild the chart rows: all of them, or only ``day``'s (a datetime) on the hot path."""
-    if day is not None:
-        local = timezone.localtime(day, CHART_TZ()) if timezone.is_aware(day) else day
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + datetime.timedelta(days=1)
-        ops = connection.ops
-        sql = _DAY_UPSERT_SQL.format(
-            daily=ops.quote_name(DailyProgress._meta.db_table), attempt=ops.quote_name(Attempt._meta.db_table)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [
-                student_id, course_id, ops.adapt_datefield_value(start.date()),
-                student_id, course_id, ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end),
-            ])
-        return
+def _chart_day(moment):
+    """(local date, start, end) of the chart day ``moment`` (a datetime) falls on."""
+    local = timezone.localtime(moment, CHART_TZ()) if timezone.is_aware(moment) else moment
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.date(), start, start + datetime.timedelta(days=1)
+
+
+def _recompute_daily(student_id, course_id):
+    """Rebuild all of a student's chart rows in a course (after edits and corrections)."""
     rows = (
         Attempt.objects.filter(student_id=student_id, course_id=course_id, completed_at__isnull=False)
         .annotate(day=TruncDate("completed_at", tzinfo=CHART_TZ()))

@@ -1,20 +1,24 @@
 """Plain SQL for the statements every completion runs.
 
 Django compiles a queryset's SQL on each evaluation; for the joined, locked
-attempt lookup and the small upserts of a completion that compile costs
-several times what the database spends running them, and the API's
-completion rate is bound by it (bench/api_ingest.py). These functions build
-their SQL once per process and database vendor from the models' ``_meta``
-(never hand-written column lists, so a new field is picked up) and return
-ordinary model instances, converted by the backend's own converters.
-Everything else stays on the ORM.
+attempt lookup, the progress aggregate and the small upserts of a completion
+that compile costs several times what the database spends running them, and
+the API's completion rate is bound by it (bench/api_ingest.py). Lookups and
+row writes build their SQL once per process from the models' ``_meta`` (a new
+field is picked up) and return ordinary model instances, converted by the
+backend's own converters; the two aggregates are written out. The statements
+run on SQLite (>= 3.24) and PostgreSQL alike. Everything else stays on the ORM.
 """
 
+import datetime
 from functools import cache
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from .models import Activity, Attempt, Course, Student, StudentProgress
+from . import xp as xp_rules
+from .models import Activity, Attempt, Course, DailyProgress, Student, StudentProgress
 
 # (table alias, model) of the joined attempt lookup, in column order.
 _ATTEMPT_JOIN = (("a", Attempt), ("s", Student), ("ac", Activity), ("c", Course))
@@ -123,3 +127,91 @@ def upsert_progress(progress):
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# -- progress aggregates ---------------------------------------------------------
+
+# One student's sums in one course; failed_streak counts the misses since the last pass.
+_AGGREGATE = """
+SELECT
+  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.xp_earned END) AS xp_total,
+  COUNT(*) AS attempts_count,
+  COUNT(a.completed_at) AS completed_count,
+  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.total_questions END) AS total_questions,
+  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.correct_questions END) AS correct_questions,
+  SUM(CASE WHEN a.completed_at IS NOT NULL THEN a.mastered_units END) AS mastered_units,
+  SUM(a.active_seconds) AS active_seconds,
+  SUM(a.inactive_seconds) AS inactive_seconds,
+  SUM(CASE WHEN a.completed_at IS NOT NULL AND a.total_questions > 0 AND a.accuracy < %(threshold)s AND (
+        last_pass.at IS NULL OR a.completed_at > last_pass.at) THEN 1 ELSE 0 END) AS failed_streak,
+  MAX(a.completed_at) AS last_completed,
+  MAX(a.started_at) AS last_started
+FROM {attempt} a
+CROSS JOIN (
+  SELECT MAX(p.completed_at) AS at FROM {attempt} p
+  WHERE p.student_id = %(student)s AND p.course_id = %(course)s
+    AND p.completed_at IS NOT NULL AND p.accuracy >= %(threshold)s
+) last_pass
+WHERE a.student_id = %(student)s AND a.course_id = %(course)s
+"""
+_AGGREGATE_FIELDS = (
+    "xp_total", "attempts_count", "completed_count", "total_questions", "correct_questions",
+    "mastered_units", "active_seconds", "inactive_seconds", "failed_streak", "last_completed", "last_started",
+)
+
+# The day's chart row, from the attempts completed in [start, end).
+_DAY_UPSERT = """
+INSERT INTO {daily} (student_id, course_id, day, xp, completed_count, active_seconds)
+SELECT %(student)s, %(course)s, %(day)s, COALESCE(SUM(xp_earned), 0), COUNT(*), COALESCE(SUM(active_seconds), 0)
+FROM {attempt}
+WHERE student_id = %(student)s AND course_id = %(course)s AND completed_at >= %(start)s AND completed_at < %(end)s
+ON CONFLICT (student_id, course_id, day) DO UPDATE SET
+  xp = excluded.xp, completed_count = excluded.completed_count, active_seconds = excluded.active_seconds
+"""
+
+
+def _tables():
+    qn = connection.ops.quote_name
+    return {
+        "attempt": qn(Attempt._meta.db_table),
+        "daily": qn(DailyProgress._meta.db_table),
+        "progress": qn(StudentProgress._meta.db_table),
+    }
+
+
+def progress_aggregate(student_id, course_id):
+    """The sums behind one ``StudentProgress`` row, as a dict of Python values."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AGGREGATE.format(**_tables()),
+            {"student": student_id, "course": course_id, "threshold": xp_rules.PASS_THRESHOLD},
+        )
+        row = dict(zip(_AGGREGATE_FIELDS, cursor.fetchone()))
+    for key in ("last_completed", "last_started"):
+        row[key] = _as_datetime(row[key])
+    for key in ("xp_total", "correct_questions"):
+        row[key] = xp_rules.quantize(row[key] or 0)
+    return row
+
+
+def _as_datetime(value):
+    """SQLite hands back MAX() of a datetime column as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value, datetime.UTC)
+    return value
+
+
+def _day_params(day, start, end):
+    ops = connection.ops
+    return {"day": ops.adapt_datefield_value(day), "start": ops.adapt_datetimefield_value(start),
+            "end": ops.adapt_datetimefield_value(end)}
+
+
+def upsert_day(student_id, course_id, day, start, end):
+    """Rebuild one chart row (``day``, a date, whose local midnight-to-midnight is [start, end))."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DAY_UPSERT.format(**_tables()), {"student": student_id, "course": course_id, **_day_params(day, start, end)}
+        )

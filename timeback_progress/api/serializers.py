@@ -14,7 +14,7 @@ from rest_framework.settings import api_settings
 
 from .. import services
 from ..conf import app_settings
-from ..models import Attempt, ResultCorrection, ScoreStatus
+from ..models import ResultCorrection, ScoreStatus
 
 MAX_SECONDS = services.MAX_SECONDS_PER_CALL
 CLOCK_SKEW = timedelta(minutes=5)
