@@ -29,22 +29,15 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     cfg = app_settings.as_dict()
-    if cfg["ENVIRONMENT"] not in ENVIRONMENTS:
-        errors.append(
-            Error(
-                f"Unknown Timeback environment {cfg['ENVIRONMENT']!r}.",
-                hint=f"Use one of: {', '.join(ENVIRONMENTS)}.",
-                id="timeback_progress.E002",
+    for key, known, check_id in (("ENVIRONMENT", ENVIRONMENTS, "E002"), ("PLATFORM", PLATFORMS, "E008")):
+        if cfg[key] not in known:
+            errors.append(
+                Error(
+                    f"Unknown Timeback {key.lower()} {cfg[key]!r}.",
+                    hint=f"Use one of: {', '.join(known)}.",
+                    id=f"timeback_progress.{check_id}",
+                )
             )
-        )
-    if cfg["PLATFORM"] not in PLATFORMS:
-        errors.append(
-            Error(
-                f"Unknown Timeback platform {cfg['PLATFORM']!r}.",
-                hint=f"Use one of: {', '.join(PLATFORMS)}.",
-                id="timeback_progress.E008",
-            )
-        )
     if cfg["SYNC_ENABLED"]:
         for key in ("CLIENT_ID", "CLIENT_SECRET"):
             if not cfg[key]:
