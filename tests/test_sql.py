@@ -104,3 +104,18 @@ def test_the_lock_holds_the_attempt_and_the_student():
             thread.join()
     assert outcomes["attempt"] != "free" and outcomes["student"] != "free"
     assert outcomes["other"] == "free"
+
+
+def test_insert_rows_in_batches_and_skipping_conflicts(db, monkeypatch):
+    from timeback_progress.models import Delivery
+
+    rows = [Delivery(kind="caliper_event", key=f"k{i}", payload={"n": i, "list": [i, None]}) for i in range(7)]
+    monkeypatch.setattr(connection.ops, "bulk_batch_size", lambda fields, objs: 3)  # several statements
+    sql.insert_rows(rows)
+    again = [Delivery(kind="caliper_event", key="k3", payload={"n": "other"}), Delivery(kind="result", key="new")]
+    sql.insert_rows(again, ignore_conflicts=True)  # k3 waits already (one waiting row per key): skipped
+    stored = {d.key: d for d in Delivery.objects.all()}
+    assert sorted(stored) == sorted([f"k{i}" for i in range(7)] + ["new"])
+    assert stored["k3"].payload == {"n": 3, "list": [3, None]}
+    assert stored["k5"].status == "pending" and stored["k5"].created_at is not None
+    sql.insert_rows([])  # nothing to do

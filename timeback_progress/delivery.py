@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import sql
 from .conf import app_settings
 from .models import Activity, Attempt, Delivery
 from .timeback import caliper, errors, gradebook
@@ -56,7 +57,7 @@ def write(rows, *, resync=()):
     a row that waits in a long backoff (it gets a fresh start).
     """
     if rows:
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        sql.insert_rows(rows, ignore_conflicts=True)
         if resync:
             Delivery.objects.filter(key__in=list(resync), status__in=WAITING).update(
                 next_attempt_at=timezone.now(), attempts=0, updated_at=timezone.now()
