@@ -504,3 +504,34 @@ def test_stuck_filter_uses_the_dashboards_rule(api_world, client_for):
     client = client_for(w.teacher)
     assert [r["givenName"] for r in client.get(path, {"stuck": "true"}).json()["results"]] == ["Bob"]
     assert [r["givenName"] for r in client.get(path, {"stuck": "false"}).json()["results"]] == ["Ann"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_requests_with_one_key_do_it_once(api_world, client_for):
+    """Both racers send the same key at once: one writes, the other replays its answer."""
+    import threading
+
+    from django.db import connection, connections
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("SQLite serialises the two writers; the race needs PostgreSQL")
+    w = api_world
+    barrier, answers = threading.Barrier(2), []
+
+    def race():
+        try:
+            client = client_for(w.ann.user, token=True)
+            barrier.wait()
+            answers.append(start(client, w.ann, w.quiz, **{"Idempotency-Key": "race"}))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [201, 201]
+    assert answers[0].json() == answers[1].json()
+    assert Attempt.objects.filter(student=w.ann).count() == 1
+    assert sorted(a.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]

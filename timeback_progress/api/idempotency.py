@@ -18,6 +18,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from .. import sql
 from ..models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -87,7 +88,8 @@ def run(request, perform):
         with transaction.atomic():
             code, data = perform()
             body = json.loads(JSONRenderer().render(data))
-            IdempotencyRecord.objects.create(
+            # Plain INSERT (sql.insert_rows): a concurrent twin's row still raises IntegrityError.
+            sql.insert_rows([IdempotencyRecord(
                 user=request.user,
                 key=key,
                 method=request.method,
@@ -95,7 +97,7 @@ def run(request, perform):
                 request_hash=digest,
                 response_status=code,
                 response_body=body,
-            )
+            )])
     except (IntegrityError, APIException):
         # A concurrent request with the same key may have committed first
         # (our insert collided, or the write it made refused ours): replay it.

@@ -5,6 +5,7 @@ within bounds, so a typo never becomes XP. Domain rules beyond the shape
 (attempt state, XP) stay in ``services``.
 """
 
+import copy
 import math
 from datetime import timedelta
 
@@ -56,12 +57,32 @@ class SourcedIdField(serializers.CharField):
         super().__init__(**kwargs)
 
 
-class StartAttemptSerializer(serializers.Serializer):
+class FlatSerializer(serializers.Serializer):
+    """A serializer of plain fields that copies them shallowly per instance.
+
+    DRF deep-copies every declared field for each serializer instance, which
+    re-runs each field's ``__init__``: a tenth of a completion's time. Plain
+    fields keep no per-instance state but what ``bind`` sets, so a shallow copy
+    serves; fields holding other fields (lists, nested serializers) are still
+    deep-copied, as their children are bound to them.
+    """
+
+    def get_fields(self):
+        return {
+            name: copy.deepcopy(field) if isinstance(field, _NESTING) else copy.copy(field)
+            for name, field in self._declared_fields.items()
+        }
+
+
+_NESTING = (serializers.BaseSerializer, serializers.ListField, serializers.DictField, serializers.HStoreField)
+
+
+class StartAttemptSerializer(FlatSerializer):
     studentSourcedId = SourcedIdField(help_text="The OneRoster sourcedId of the student.")
     activityId = SourcedIdField(help_text="The activity's stable id.")
 
 
-class TimeSerializer(serializers.Serializer):
+class TimeSerializer(FlatSerializer):
     activeSeconds = seconds_field("Active seconds since the last report (added).")
     inactiveSeconds = seconds_field("Inactive seconds since the last report (added).")
 
@@ -71,7 +92,7 @@ class TimeSerializer(serializers.Serializer):
         return attrs
 
 
-class CompleteSerializer(serializers.Serializer):
+class CompleteSerializer(FlatSerializer):
     totalQuestions = StrictIntegerField(min_value=0, help_text="Questions in the attempt.")
     correctQuestions = StrictDecimalField(
         max_digits=9, decimal_places=2, min_value=0, help_text="Correct answers; may be fractional (8.5)."
@@ -152,7 +173,7 @@ def _number(**kwargs):
     return serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False, read_only=True, **kwargs)
 
 
-class AttemptSerializer(serializers.Serializer):
+class AttemptSerializer(FlatSerializer):
     """An attempt as the API shows it (a plain Serializer: a ModelSerializer
     introspects the model on every instantiation, on the hot path of every write)."""
 
