@@ -1,6 +1,7 @@
 """The plain-SQL hot path returns what the ORM would, and locks what it says."""
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -40,7 +41,7 @@ def test_attempt_for_write_unknown_pk_is_none(db):
 def test_new_fields_are_picked_up_from_meta(student, activity):
     """Columns come from ``_meta``: every concrete field of the four models is selected."""
     attempt = services.start_attempt(student, activity)
-    statement = sql._attempt_sql(connection.vendor, False)
+    statement = sql._attempt_sql(connection.vendor, False, False)
     for model in (Attempt, Student, Activity, Course):
         for field in model._meta.concrete_fields:
             assert connection.ops.quote_name(field.column) in statement
@@ -119,3 +120,54 @@ def test_insert_rows_in_batches_and_skipping_conflicts(db, monkeypatch):
     assert stored["k3"].payload == {"n": 3, "list": [3, None]}
     assert stored["k5"].status == "pending" and stored["k5"].created_at is not None
     sql.insert_rows([])  # nothing to do
+
+
+@pytest.mark.parametrize("daily", [False, True])
+def test_one_statement_progress_matches_the_step_by_step_one(student, course, monkeypatch, daily):
+    """PostgreSQL's single statement and the portable path store the same figures (rounding included)."""
+    from timeback_progress.models import DailyProgress
+
+    if connection.vendor not in services.ONE_STATEMENT_PROGRESS:
+        pytest.skip("PostgreSQL only")
+    when = timezone.now()
+    for i, (total, correct) in enumerate([(10, Decimal("8.5")), (3, 2), (800, 1), (7, 0), (0, 0)]):
+        act = make_activity(course, masterable_units=1)
+        complete(student, act, total=total, correct=correct, completed_at=when + timedelta(seconds=i))
+    services.start_attempt(student, make_activity(course))  # open: counts towards attempts and time
+
+    def stored():
+        progress = values(StudentProgress.objects.get(student=student, course=course))
+        progress.pop("id"), progress.pop("updated_at")
+        days = list(DailyProgress.objects.filter(student=student, course=course).values("day", "xp", "completed_count", "active_seconds"))
+        return progress, days
+
+    def rebuilt():
+        StudentProgress.objects.all().delete()
+        DailyProgress.objects.all().delete()
+        services.recompute_progress(student.pk, course.pk, day=when if daily else None, daily=daily)
+        return stored()
+
+    one_statement = rebuilt()
+    monkeypatch.setattr(services, "ONE_STATEMENT_PROGRESS", ())
+    assert rebuilt() == one_statement
+    assert bool(one_statement[1]) is daily
+    assert one_statement[0]["failed_streak"] > 0 and one_statement[0]["accuracy"] is not None
+
+
+def test_the_chain_comes_with_the_attempt_when_asked(student, activity, django_assert_num_queries):
+    first = complete(student, activity, total=10, correct=5)  # failed
+    services.start_attempt(student, activity)  # open, not part of the chain
+    third = services.start_attempt(student, activity)
+    fourth_done_early = complete(student, activity, total=10, correct=10)  # completed before the third
+    with django_assert_num_queries(1):
+        got = sql.attempt_for_write(third.pk, chain=True)
+    assert got.pk == third.pk
+    assert [a.number for a in got._completed_siblings] == [first.number, fourth_done_early.number]
+    assert all(a.activity is got.activity and a.student is got.student for a in got._completed_siblings)
+    # Completing through the preloaded chain re-evaluates it as the queried one would:
+    # the third attempt passes before the fourth (by number), so mastery moves to it.
+    services.complete_attempt(got, total_questions=10, correct_questions=9, locked=True)
+    third.refresh_from_db()
+    fourth_done_early.refresh_from_db()
+    assert (third.mastered_units, fourth_done_early.mastered_units) == (1, 0)
+    assert sql.attempt_for_write(10**9, chain=True) is None

@@ -7,7 +7,7 @@ import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -230,7 +230,11 @@ def apply_attempt(attempt):
         activity = attempt.activity
         activity.course  # noqa: B018 - loaded once here, used by the event builders
         policy = get_policy()
-        chain = sql.completed_chain(attempt.student_id, attempt.activity_id)
+        siblings = attempt.__dict__.pop("_completed_siblings", None)  # loaded with the attempt (the API)
+        if siblings is None:
+            chain = sql.completed_chain(attempt.student_id, attempt.activity_id)
+        else:
+            chain = sorted([*siblings, attempt], key=lambda item: item.number)
         mastered_before = False
         changed, xp_before = [], {}
         for item in chain:
@@ -341,6 +345,10 @@ def recompute_progress(student_id, course_id, *, day=None, daily=True):
     which spares the full rebuild of the daily rows on the hot path;
     ``daily=False`` (starting, timing) leaves the chart rows alone.
     """
+    day = _chart_day(day) if daily and day is not None else None
+    if connection.vendor in ONE_STATEMENT_PROGRESS and (day or not daily):
+        sql.refresh_progress_in_one_statement(student_id, course_id, now=timezone.now(), day=day)
+        return
     agg = sql.progress_aggregate(student_id, course_id)
     last = max(filter(None, (agg.pop("last_completed"), agg.pop("last_started"))), default=None)
     agg = {key: value or 0 for key, value in agg.items()}
@@ -354,11 +362,14 @@ def recompute_progress(student_id, course_id, *, day=None, daily=True):
             **agg,
         )
     )
-    if daily and day is not None:
-        sql.upsert_day(student_id, course_id, *_chart_day(day))
+    if day:
+        sql.upsert_day(student_id, course_id, *day)
     elif daily:
         _recompute_daily(student_id, course_id)
 
+
+# Backends that rebuild the progress row in one statement (sql.refresh_progress_in_one_statement).
+ONE_STATEMENT_PROGRESS = ("postgresql",)
 
 # Chart days are calendar days of the project's TIME_ZONE, whoever's request
 # (and activated time zone) triggers the recompute.

@@ -29,16 +29,24 @@ def _fields(model):
 
 
 @cache
-def _attempt_sql(vendor, lock):
+def _attempt_sql(vendor, lock, chain):
     qn = connection.ops.quote_name
+    table = qn(Attempt._meta.db_table)
     columns = ", ".join(f"{alias}.{qn(f.column)}" for alias, model in _ATTEMPT_JOIN for f in _fields(model))
     sql = (
-        f"SELECT {columns} FROM {qn(Attempt._meta.db_table)} a"
+        f"SELECT {columns} FROM {table} a"
         f" INNER JOIN {qn(Student._meta.db_table)} s ON s.id = a.student_id"
         f" INNER JOIN {qn(Activity._meta.db_table)} ac ON ac.id = a.activity_id"
         f" INNER JOIN {qn(Course._meta.db_table)} c ON c.id = ac.course_id"
-        " WHERE a.id = %s"
     )
+    if chain:  # the attempt and the student's completed attempts at the same activity
+        sql += (
+            f" WHERE a.student_id = (SELECT t.student_id FROM {table} t WHERE t.id = %(pk)s)"
+            f" AND a.activity_id = (SELECT t.activity_id FROM {table} t WHERE t.id = %(pk)s)"
+            " AND (a.id = %(pk)s OR a.completed_at IS NOT NULL) ORDER BY a.number"
+        )
+    else:
+        sql += " WHERE a.id = %(pk)s"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE OF a, s" if connection.features.has_select_for_update_of else " FOR UPDATE"
     return sql
@@ -52,30 +60,41 @@ def _attempt_converters(vendor):
     return compiler, compiler.get_converters(columns)
 
 
-def attempt_for_write(pk, *, lock=False):
+def _build(row, model, start):
+    fields = _fields(model)
+    return model.from_db(connection.alias, [f.attname for f in fields], row[start:start + len(fields)]), start + len(fields)
+
+
+def attempt_for_write(pk, *, lock=False, chain=False):
     """The attempt ``pk`` with its student, activity and course loaded, or None.
 
     What ``Attempt.objects.select_related("student", "activity__course")
     .select_for_update(of=("self", "student")).get(pk=pk)`` returns, without
     compiling it each time. ``lock`` takes the attempt's and the student's row
-    locks (call it inside a transaction).
+    locks (call it inside a transaction). ``chain`` also loads (and locks) the
+    student's completed attempts at the activity, which completing re-evaluates
+    (``services.apply_attempt``): one statement fewer per completion.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_attempt_sql(connection.vendor, lock), [pk])
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(_attempt_sql(connection.vendor, lock, chain), {"pk": pk})
+        rows = cursor.fetchall()
+    if not rows:
         return None
     compiler, converters = _attempt_converters(connection.vendor)
     if converters:
-        row = next(iter(compiler.apply_converters([row], converters)))
-    objects, start = [], 0
-    for _alias, model in _ATTEMPT_JOIN:
-        fields = _fields(model)
-        objects.append(model.from_db(connection.alias, [f.attname for f in fields], row[start:start + len(fields)]))
-        start += len(fields)
-    attempt, student, activity, course = objects
-    activity.course = course
-    attempt.student, attempt.activity = student, activity
+        rows = list(compiler.apply_converters(rows, converters))
+    # Every row carries the same student, activity and course: build them once.
+    student, start = _build(rows[0], Student, len(_fields(Attempt)))
+    activity, start = _build(rows[0], Activity, start)
+    activity.course, _ = _build(rows[0], Course, start)
+    attempts = []
+    for row in rows:
+        item, _ = _build(row, Attempt, 0)
+        item.student, item.activity = student, activity
+        attempts.append(item)
+    attempt = next(a for a in attempts if a.pk == pk)
+    if chain:
+        attempt._completed_siblings = [a for a in attempts if a is not attempt]
     return attempt
 
 
@@ -238,3 +257,46 @@ def insert_rows(objs, *, ignore_conflicts=False):
             batch = objs[i:i + size]
             params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in batch for f in fields]
             cursor.execute(head + ", ".join([row] * len(batch)) + tail, params)
+
+
+# -- PostgreSQL: the progress rows in one statement ------------------------------
+
+# progress_aggregate + upsert_progress (+ upsert_day) as one statement of
+# data-modifying CTEs: two round trips fewer per completion. Accuracy is
+# computed here with numeric division rounded half away from zero, which for
+# these non-negative values is xp.percent_correct's half-up.
+_REFRESH = """
+WITH agg AS ({aggregate}),
+progress AS (
+  INSERT INTO {progress} (student_id, course_id, xp_total, attempts_count, completed_count, total_questions,
+    correct_questions, mastered_units, active_seconds, inactive_seconds, failed_streak, accuracy,
+    last_activity_at, updated_at)
+  SELECT %(student)s, %(course)s, COALESCE(xp_total, 0), attempts_count, completed_count,
+    COALESCE(total_questions, 0), COALESCE(correct_questions, 0), COALESCE(mastered_units, 0),
+    COALESCE(active_seconds, 0), COALESCE(inactive_seconds, 0), COALESCE(failed_streak, 0),
+    CASE WHEN total_questions > 0 THEN ROUND(correct_questions * 100 / total_questions, 2) END,
+    GREATEST(last_completed, last_started), %(now)s
+  FROM agg
+  ON CONFLICT (student_id, course_id) DO UPDATE SET
+    xp_total = excluded.xp_total, attempts_count = excluded.attempts_count,
+    completed_count = excluded.completed_count, total_questions = excluded.total_questions,
+    correct_questions = excluded.correct_questions, mastered_units = excluded.mastered_units,
+    active_seconds = excluded.active_seconds, inactive_seconds = excluded.inactive_seconds,
+    failed_streak = excluded.failed_streak, accuracy = excluded.accuracy,
+    last_activity_at = excluded.last_activity_at, updated_at = excluded.updated_at
+)
+"""
+
+
+def refresh_progress_in_one_statement(student_id, course_id, *, now, day=None):
+    """PostgreSQL only: the progress row and, with ``day`` ((date, start, end)), that chart row."""
+    tables = _tables()
+    statement = _REFRESH.format(aggregate=_AGGREGATE.format(**tables), **tables)
+    params = {"student": student_id, "course": course_id, "threshold": xp_rules.PASS_THRESHOLD, "now": now}
+    if day:
+        statement += _DAY_UPSERT.format(**tables)
+        params.update(_day_params(*day))
+    else:
+        statement += "SELECT 1"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)

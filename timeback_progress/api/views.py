@@ -110,12 +110,12 @@ def active_activity(activity_id):
     return activity
 
 
-def get_attempt(pk, allowed, *, lock=False):
+def get_attempt(pk, allowed, *, lock=False, chain=False):
     """The attempt ``pk`` if ``allowed(attempt)``, else 404 (others' attempts do not exist).
 
     ``lock`` takes the row lock the service needs, in this one query.
     """
-    attempt = sql.attempt_for_write(pk, lock=lock) if pk <= MAX_PK else None
+    attempt = sql.attempt_for_write(pk, lock=lock, chain=chain) if pk <= MAX_PK else None
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")
     return attempt
@@ -136,8 +136,9 @@ class StartAttemptView(WriteView):
 
 
 class AttemptWriteView(WriteView):
-    def attempt(self, pk, *, lock=False):
-        return get_attempt(pk, lambda a: permissions.may_write_for(self.request.user, a.student), lock=lock)
+    def attempt(self, pk, *, lock=False, chain=False):
+        allowed = lambda a: permissions.may_write_for(self.request.user, a.student)  # noqa: E731
+        return get_attempt(pk, allowed, lock=lock, chain=chain)
 
 
 class AttemptTimeView(AttemptWriteView):
@@ -163,7 +164,8 @@ class AttemptCompleteView(AttemptWriteView):
         kwargs = self.validated(serializers.CompleteSerializer).service_kwargs()
 
         def perform():
-            attempt = call_service(services.complete_attempt, self.attempt(pk, lock=True), locked=True, **kwargs)
+            attempt = self.attempt(pk, lock=True, chain=True)  # completing re-evaluates the chain
+            attempt = call_service(services.complete_attempt, attempt, locked=True, **kwargs)
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 
         return idempotency.run(request, perform)
