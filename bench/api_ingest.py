@@ -16,9 +16,10 @@ token authentication, it times:
 - ``bare``: a DRF endpoint defined here, same authentication, that inserts
   one row and returns it.
 
-It prints completions per second, the query count of one completion with a
-breakdown (authentication, throttle cache, idempotency, the services path),
-and the ratio to the bare endpoint. Run twice: throttle counts in the
+The three take turns in ten rounds, so a drift of the machine or the
+database weighs on all of them alike. It prints completions per second, the
+query count of one completion with a breakdown (authentication, throttle
+cache, idempotency, the services path), and the ratio to the bare endpoint. Run twice: throttle counts in the
 project's cache (a database cache here), and in a local-memory cache.
 """
 
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_QUERIES = 15
 TARGET_RATIO = 1 / 3
+ROUNDS = 10
 
 
 def setup_django():
@@ -118,6 +120,10 @@ def run_backend(count, throttle_cache):
             activity = Activity.objects.create(
                 activity_id="bench-quiz", name="Quiz", course=course, app_name="Bench", expected_xp=Decimal(10)
             )
+            # Recorded attempts go to another activity: the completions' chains stay as they would be.
+            recorded = Activity.objects.create(
+                activity_id="bench-recorded", name="Recorded", course=course, app_name="Bench", expected_xp=Decimal(10)
+            )
             students = [
                 Student.objects.create(sourced_id=f"bench-{i}", user=user if i == 0 else None) for i in range(50)
             ]
@@ -126,6 +132,7 @@ def run_backend(count, throttle_cache):
             client = APIClient()
             client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
             attempts = [services.start_attempt(students[i % 50], activity).pk for i in range(count + 2)]
+            warmup = [attempts.pop(), attempts.pop()]
 
             def complete(i, pk):
                 body = json.dumps({"totalQuestions": 10, "correctQuestions": 9, "activeSeconds": 120})
@@ -137,7 +144,7 @@ def run_backend(count, throttle_cache):
 
             def record(i, _):
                 body = json.dumps({
-                    "studentSourcedId": students[i % 50].sourced_id, "activityId": activity.activity_id,
+                    "studentSourcedId": students[i % 50].sourced_id, "activityId": recorded.activity_id,
                     "totalQuestions": 10, "correctQuestions": 9, "activeSeconds": 120,
                 })
                 response = client.post("/api/v1/attempts/record/", body, content_type="application/json")
@@ -148,24 +155,31 @@ def run_backend(count, throttle_cache):
                 assert response.status_code == 201, response.content
 
             out = {"vendor": connection.vendor, "throttle_cache": throttle_cache}
-            for name, call in (("complete", complete), ("record", record), ("bare", bare)):
+            calls = {"complete": complete, "record": record, "bare": bare}
+            for name, call in calls.items():
                 is_complete = name == "complete"
-                call(-1, attempts.pop() if is_complete else None)  # warm up (throttle row, caches)
+                call(-1, warmup[0] if is_complete else None)  # warm up (throttle row, caches)
                 connection.queries_log.clear()  # a full log (DEBUG) would hide the capture
                 with CaptureQueriesContext(connection) as queries:
-                    call(-2, attempts.pop() if is_complete else None)
+                    call(-2, warmup[1] if is_complete else None)
                 captured = list(queries.captured_queries)  # the next request resets the log
-                started = time.perf_counter()
-                done = len(attempts) if is_complete else count
-                for i in range(done):
-                    call(i, attempts[i] if is_complete else None)
-                elapsed = time.perf_counter() - started
                 out[name] = {
-                    "per_second": done / elapsed,
                     "queries": len(captured),
                     "breakdown": dict(Counter(classify(q["sql"]) for q in captured)),
                     "sql": [q["sql"][:90] for q in captured],
                 }
+            # Side by side: the three take turns in ROUNDS slices, so a drift of the
+            # machine or the database (autovacuum, checkpoints) weighs on all alike.
+            elapsed, done = Counter(), Counter()
+            for r in range(ROUNDS):
+                for name, call in calls.items():
+                    started = time.perf_counter()
+                    for i in range(r * count // ROUNDS, (r + 1) * count // ROUNDS):
+                        call(i, attempts[i] if name == "complete" else None)
+                    elapsed[name] += time.perf_counter() - started
+                    done[name] += (r + 1) * count // ROUNDS - r * count // ROUNDS
+            for name in calls:
+                out[name]["per_second"] = done[name] / elapsed[name]
     finally:
         runner.teardown_databases(old)
     return out

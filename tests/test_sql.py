@@ -171,3 +171,15 @@ def test_the_chain_comes_with_the_attempt_when_asked(student, activity, django_a
     fourth_done_early.refresh_from_db()
     assert (third.mastered_units, fourth_done_early.mastered_units) == (1, 0)
     assert sql.attempt_for_write(10**9, chain=True) is None
+
+
+def test_insert_row_returns_the_pk_and_stands_for_the_row(student, activity):
+    from timeback_progress.models import Result
+
+    attempt = services.start_attempt(student, activity)
+    row = Result(sourced_id="r-1", attempt=attempt, student=student, line_item_sourced_id="li", score=Decimal("85.50"),
+                 score_date=timezone.now(), metadata={"xp": 1.5, "units": [1, None]})
+    assert sql.insert_row(row) is row and row.pk and not row._state.adding
+    stored = Result.objects.get(pk=row.pk)
+    assert (stored.sourced_id, stored.score, stored.metadata) == ("r-1", Decimal("85.50"), {"xp": 1.5, "units": [1, None]})
+    assert stored.created_at is not None and stored.updated_at is not None

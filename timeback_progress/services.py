@@ -316,7 +316,7 @@ def sync_results(attempts):
         result = existing.get(attempt.pk)
         fields = result_fields(attempt, result)
         if result is None:
-            result = Result.objects.create(sourced_id=result_sourced_id(attempt), attempt=attempt, **fields)
+            result = sql.insert_row(Result(sourced_id=result_sourced_id(attempt), attempt=attempt, **fields))
             state = "created"
         else:
             state = "unchanged"

@@ -239,9 +239,10 @@ def upsert_day(student_id, course_id, day, start, end):
 def insert_rows(objs, *, ignore_conflicts=False):
     """``INSERT ... VALUES (...), (...)`` of unsaved instances of one model (no pks come back).
 
-    What ``bulk_create`` does, minus its compile; and on PostgreSQL without the
-    UNNEST form Django 5.2+ picks for several rows, whose array parameters
-    psycopg quotes element by element (slower than the insert itself here).
+    What ``bulk_create`` does (no signals either), minus its compile; and on
+    PostgreSQL without the UNNEST form Django 5.2+ picks for several rows,
+    whose array parameters psycopg quotes element by element (slower than the
+    insert itself here).
     """
     if not objs:
         return
@@ -300,3 +301,27 @@ def refresh_progress_in_one_statement(student_id, course_id, *, now, day=None):
         statement += "SELECT 1"
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+
+
+def insert_row(obj):
+    """``INSERT ... RETURNING`` the pk of one unsaved instance, which it then stands for.
+
+    ``Model.objects.create()`` without the compile (and, like ``bulk_create``,
+    without ``pre_save``/``post_save`` signals).
+    """
+    if not connection.features.can_return_columns_from_insert:  # SQLite < 3.35
+        obj.save(force_insert=True)
+        return obj
+    meta = type(obj)._meta
+    fields = [f for f in _fields(type(obj)) if not f.primary_key]
+    qn = connection.ops.quote_name
+    statement = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
