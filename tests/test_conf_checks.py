@@ -58,6 +58,9 @@ def test_bad_url_and_plain_http():
 def test_bad_policy_and_numbers():
     assert ids({"XP_POLICY": "nowhere.policy"}) == ["timeback_progress.E005"]
     assert ids({"BATCH_SIZE": 0}) == ["timeback_progress.E006"]
+    for bad in ("60", -1, float("nan"), True):
+        assert ids({"TIME_FLUSH_SECONDS": bad}) == ["timeback_progress.E006"], bad
+    assert ids({"TIME_FLUSH_SECONDS": 0}) == ids({"TIME_FLUSH_SECONDS": 2.5}) == []
     assert ids({"SUBJECT_MAP": []}) == ["timeback_progress.E007"]
 
 

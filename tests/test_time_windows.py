@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from timeback_progress import delivery, services
+from timeback_progress.timeback import caliper
 from timeback_progress.models import Attempt, Delivery
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +189,86 @@ def test_a_backlog_over_the_per_event_cap_takes_several_windows(student, activit
     assert [seconds([e]) for e in events] == [(86_400, 20), (30, 0), (0, 86_400)]
     assert seconds(events) == (86_430, 86_420)
     assert len({e["id"] for e in events}) == 3
+
+
+def test_a_stale_copy_saved_after_a_correction_keeps_the_xp_sum(student, activity):
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    attempt = services.record_attempt(student, activity, total_questions=10, correct_questions=10)
+    stale = Attempt.objects.get(pk=attempt.pk)
+    services.correct_result(attempt.result, user=admin, reason="partial credit", xp=Decimal(5))
+    stale.correct_questions = Decimal(9)  # an old copy, saved later: its inputs win, its XP does not
+    stale.save()
+    attempt.refresh_from_db()
+    assert xp_sum(xp_events(student)) == attempt.xp_earned == student.progress.get().xp_total
+
+
+def test_a_stale_copy_completing_after_a_flush_sends_only_the_rest(student, activity, window):
+    attempt = services.start_attempt(student, activity)
+    stale = Attempt.objects.get(pk=attempt.pk)
+    services.add_time(attempt, active_seconds=70)  # flushed: window 0
+    stale.active_seconds = 100
+    stale.completed_at, stale.total_questions, stale.correct_questions = timezone.now(), 2, 2
+    stale.save()
+    events = time_events()
+    assert [seconds([e]) for e in events] == [(70, 0), (30, 0)]
+    assert len({e["id"] for e in events}) == 2
+
+
+def test_seconds_added_to_a_completed_attempt_are_sent(student, activity, window):
+    attempt = services.record_attempt(student, activity, total_questions=4, correct_questions=4, active_seconds=100)
+    attempt.active_seconds = 250
+    attempt.save()
+    assert [seconds([e]) for e in time_events()] == [(100, 0), (150, 0)]
+
+
+def test_the_idle_flush_is_fenced_against_a_report_in_between(student, activity, window, monkeypatch):
+    """A report that flushes while the sweeper holds a stale read wins; the sweeper writes nothing."""
+    attempt = services.start_attempt(student, activity)
+    services.add_time(attempt, active_seconds=30)
+    later = timezone.now() + timedelta(seconds=window + 1)
+    real_time_rows, reported = delivery.time_rows, []
+
+    def report_in_between(item, **kwargs):
+        if not reported:  # the sweeper has read the attempt; a report lands now
+            reported.append(True)
+            services.add_time(attempt, active_seconds=40)  # 70 unsent: this report flushes window 0
+        return real_time_rows(item, **kwargs)
+
+    monkeypatch.setattr(delivery, "time_rows", report_in_between)
+    assert delivery.flush_idle_time(now=later) == 0
+    assert [seconds([e]) for e in time_events()] == [(70, 0)]
+
+
+def test_the_idle_flush_is_dated_by_the_last_report(student, activity, window):
+    attempt = services.start_attempt(student, activity)
+    services.add_time(attempt, active_seconds=12)
+    reported = timezone.now() - timedelta(hours=3)
+    Attempt.objects.filter(pk=attempt.pk).update(updated_at=reported)
+    delivery.flush_idle_time()
+    (event,) = time_events(attempt)
+    assert event["eventTime"] == caliper.isoformat(reported)
+
+
+def test_a_failing_flush_does_not_stop_delivery(db, monkeypatch, caplog):
+    from timeback_progress import tasks
+
+    def broken(**kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(delivery, "flush_idle_time", broken)
+    assert tasks.deliver_due()["time_flushed"] == 0
+    assert "could not flush" in caplog.text
+
+
+def test_cloning_and_deferred_loads_still_save(student, activity, django_assert_max_num_queries):
+    attempt = services.start_attempt(student, activity)
+    clone = Attempt.objects.get(pk=attempt.pk)
+    clone.pk = None  # Django's copy idiom without _state.adding: still inserts
+    clone.number = 0
+    clone.save()
+    assert Attempt.objects.filter(student=student).count() == 2
+    partial = Attempt.objects.only("id", "active_seconds", "student_id", "activity_id", "course_id", "number").get(pk=attempt.pk)
+    partial.active_seconds = 5
+    with django_assert_max_num_queries(4):  # no query per deferred field
+        partial.save()
+    assert Attempt.objects.get(pk=attempt.pk).active_seconds == 5

@@ -69,6 +69,11 @@ def check_settings(app_configs=None, **kwargs):
         value = cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"{SETTINGS_NAME}['{key}'] must be a positive integer, not {value!r}.", id="timeback_progress.E006"))
+    flush = cfg["TIME_FLUSH_SECONDS"]
+    if not isinstance(flush, (int, float)) or isinstance(flush, bool) or not 0 <= flush < float("inf"):
+        errors.append(
+            Error(f"{SETTINGS_NAME}['TIME_FLUSH_SECONDS'] must be a number of seconds >= 0, not {flush!r}.", id="timeback_progress.E006")
+        )
     if cfg["CALIPER_PROCESS"]:
         errors.append(
             Warning(

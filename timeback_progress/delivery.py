@@ -151,7 +151,7 @@ def flush_idle_time(*, now=None, limit=None):
         rows = []
         for attempt in idle[: limit or app_settings.CLAIM_SIZE]:
             window = attempt.time_events_sent
-            made = time_rows(attempt, at=now)
+            made = time_rows(attempt, at=attempt.updated_at)  # when the seconds were reported
             # Fenced: a report that landed since the read has flushed or will flush itself.
             if made and _save_time_reported(attempt, window=window):
                 rows.extend(made)
@@ -190,13 +190,14 @@ def rows_for_attempts(changes):
     # With CALIPER_PROCESS Timeback builds the gradebook from the events: writing it too would duplicate it.
     gradebook = not app_settings.CALIPER_PROCESS
     for item, result, state, xp_before in changes:
+        # Seconds not yet announced go out whatever else changed (an edit may add time after completion).
+        rows.extend(time_rows(item))
         if state == "unchanged":
             continue
         if state == "created":
             if gradebook:
                 rows.extend(line_item_rows(item.activity))
             rows.append(_event_row(caliper.activity_event(item), item, result))
-            rows.extend(time_rows(item))
         elif xp_before != item.xp_earned:
             rows.append(_xp_delta_row(item, result, xp_before))
         if gradebook:
@@ -223,6 +224,8 @@ def _xp_delta_row(attempt, result, xp_before):
         event_id=attempt.derived_uuid(f"xp-correction/{number}"), event_time=timezone.now(),
         total_questions=0, correct_questions=0,
     )
+    # Never for Timeback to process: it would replace the attempt's result with the difference.
+    event["object"].pop("process", None)
     return _event_row(event, attempt, result)
 
 

@@ -219,6 +219,8 @@ class Attempt(TimestampedModel):
     """One student's try at an activity. Completing it awards XP (see services)."""
 
     SYNC_COUNTERS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent", "xp_corrections_sent")
+    # Computed by services.apply_attempt (never typed in), and the sync counters.
+    DERIVED_FIELDS = ("accuracy", "multiplier", "xp_earned", "mastered_units", *SYNC_COUNTERS)
 
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attempts")
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="attempts")
@@ -289,12 +291,20 @@ class Attempt(TimestampedModel):
                 raise ValidationError({"correct_questions": _("Correct answers cannot exceed the total.")})
 
     def save(self, *args, **kwargs):
-        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
-            # The sync counters are written only by services/delivery, under the
-            # row lock: saving an instance loaded earlier must not roll them back
-            # (that would announce the same seconds or correction twice).
+        if (
+            not args  # (positional save() arguments: left to Django as they are)
+            and not self._state.adding
+            and self.pk is not None
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+        ):
+            # Derived figures and sync counters are written only by services and
+            # delivery, under the row lock: saving an instance loaded earlier must
+            # not roll them back (that would announce the same seconds or XP
+            # difference twice). Deferred fields stay unsaved, as Django does.
+            skip = {*self.DERIVED_FIELDS, *self.get_deferred_fields()}
             kwargs["update_fields"] = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in self.SYNC_COUNTERS
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.attname not in skip
             ]
         if self.activity_id and not self.course_id:
             self.course_id = Activity.objects.values_list("course_id", flat=True).get(pk=self.activity_id)

@@ -21,7 +21,7 @@ from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatu
 
 TIME_REPORT_FIELDS = Attempt.SYNC_COUNTERS[:3]  # what a TimeSpentEvent marks as announced
 # Attempt fields services write themselves; saving only these re-derives nothing.
-DERIVED = ("accuracy", "multiplier", "xp_earned", "mastered_units", *Attempt.SYNC_COUNTERS)
+DERIVED = Attempt.DERIVED_FIELDS
 DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
 # What completing writes (the receiver derives the rest).
 COMPLETION_FIELDS = ("total_questions", "correct_questions", "active_seconds", "inactive_seconds", "completed_at", "updated_at")
@@ -239,9 +239,10 @@ def apply_attempt(attempt):
         changed, xp_before = [], {}
         for item in chain:
             if item.pk == attempt.pk:
-                # The caller's instance holds the values just saved; the sync
-                # counters are the database's (the instance may predate a flush).
-                for name in Attempt.SYNC_COUNTERS:
+                # The caller's instance holds the inputs just saved; derived figures
+                # and sync counters are the database's (the instance may predate a
+                # correction or a flush, and XP differences are taken from them).
+                for name in DERIVED:
                     setattr(attempt, name, getattr(item, name))
                 item = attempt
             item.activity, item.student = activity, attempt.student
@@ -460,7 +461,14 @@ def correct_result(result, *, user, reason, **changes):
         raise ValidationError(errors)
 
     with transaction.atomic():
-        result = Result.objects.select_for_update().select_related("attempt__activity", "attempt__student").get(pk=result.pk)
+        # Every writer locks the attempt and its student first, then the result
+        # (the API does): the same order, so two correctors never deadlock.
+        sql.attempt_for_write(result.attempt_id, lock=True)
+        result = (
+            Result.objects.select_for_update(of=("self",))
+            .select_related("attempt__activity", "attempt__student")
+            .get(pk=result.pk)
+        )
         attempt = result.attempt
         before = snapshot(result)
         total = changes.get("total_questions", attempt.total_questions)

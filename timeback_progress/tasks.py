@@ -49,7 +49,11 @@ def deliver_due():
     from . import delivery
 
     started = time.monotonic()
-    flushed = delivery.flush_idle_time()  # time of attempts left open reaches Timeback too
+    try:
+        flushed = delivery.flush_idle_time()  # time of attempts left open reaches Timeback too
+    except Exception:  # the outbox must still drain; the next run flushes
+        logger.exception("could not flush the time of idle attempts")
+        flushed = 0
     total = delivery.Summary()
     while True:
         total.add(delivery.deliver_due())
