@@ -244,3 +244,26 @@ def test_editing_an_activity_resends_its_line_item(course):
     activity.name = "Fractions, revised"
     activity.save()
     assert Delivery.objects.filter(kind="line_item", status="pending").count() == 1
+
+
+@pytest.mark.parametrize("put_creates", [False, True], ids=["put-404-then-post", "put-creates"])
+def test_upserts_land_once_whichever_way_the_server_treats_put(live, course, put_creates, django_user_model):
+    """New results are created, re-syncs replace them, and results the server lost are re-created."""
+    live.state.faults.update({"put_creates": put_creates})
+    make_attempts(course, 4)
+    assert delivery.deliver_due().dead == 0
+    results = list(Result.objects.order_by("pk"))
+    # A correction re-sends one result (PUT to its sourcedId)...
+    admin = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    services.correct_result(results[0], user=admin, reason="regrade", score=50)
+    # ...and one the server no longer has must come back under the same sourcedId.
+    with live.state.lock:
+        del live.state.results[results[1].sourced_id]
+    delivery.enqueue_result(results[1])
+    assert delivery.deliver_due().dead == 0
+    stored = live.state.results
+    assert set(stored) == {r.sourced_id for r in results}  # no second record under another id
+    assert stored[results[0].sourced_id]["score"] == 50
+    assert stored[results[1].sourced_id]["metadata"]["xp"] == results[1].metadata["xp"]
+    gradebook = live.state.snapshot_stats()["endpoints"]["gradebook"]
+    assert gradebook.get("not_found", 0) == (0 if put_creates else 1)  # the lost one: PUT 404, then POST
