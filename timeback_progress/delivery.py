@@ -83,7 +83,7 @@ def time_rows(attempt, *, at=None, threshold=0):
 
     Nothing while fewer than ``threshold`` seconds (active + inactive) are
     unsent. Marks them reported on the instance; the caller saves the
-    ``TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
+    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
     is announced once, in a window whose id is fixed by the attempt and the
     window's number. A window carries at most ``caliper.MAX_SECONDS_PER_METRIC`` per
     metric (Timeback's cap), so a larger backlog takes several.
@@ -122,12 +122,10 @@ def enqueue_time(attempt, *, force=False):
 
 def _save_time_reported(attempt, *, window=None):
     """Store what ``time_rows`` marked; with ``window``, only if no one flushed meanwhile (fenced)."""
-    from .services import TIME_REPORT_FIELDS
-
     rows = Attempt.objects.filter(pk=attempt.pk)
     if window is not None:
         rows = rows.filter(time_events_sent=window)
-    return rows.update(**{f: getattr(attempt, f) for f in TIME_REPORT_FIELDS})
+    return rows.update(**{f: getattr(attempt, f) for f in Attempt.TIME_REPORT_FIELDS})
 
 
 def flush_idle_time(*, now=None, limit=None):

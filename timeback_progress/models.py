@@ -218,7 +218,9 @@ class Activity(TimestampedModel):
 class Attempt(TimestampedModel):
     """One student's try at an activity. Completing it awards XP (see services)."""
 
-    SYNC_COUNTERS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent", "xp_corrections_sent")
+    # What a TimeSpentEvent marks as announced, and the sync counters in all.
+    TIME_REPORT_FIELDS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent")
+    SYNC_COUNTERS = (*TIME_REPORT_FIELDS, "xp_corrections_sent")
     # Computed by services.apply_attempt (never typed in), and the sync counters.
     DERIVED_FIELDS = ("accuracy", "multiplier", "xp_earned", "mastered_units", *SYNC_COUNTERS)
 

@@ -19,7 +19,7 @@ from .conf import app_settings
 from .timeback import caliper
 from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, Student, StudentProgress
 
-TIME_REPORT_FIELDS = Attempt.SYNC_COUNTERS[:3]  # what a TimeSpentEvent marks as announced
+TIME_REPORT_FIELDS = Attempt.TIME_REPORT_FIELDS
 # Attempt fields services write themselves; saving only these re-derives nothing.
 DERIVED = Attempt.DERIVED_FIELDS
 DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
@@ -135,13 +135,8 @@ def time_saved(attempt):
     from . import delivery
 
     with transaction.atomic(savepoint=False):
-        locked = (
-            Attempt.objects.select_related("student", "activity__course")
-            .select_for_update(of=("self",))
-            .filter(pk=attempt.pk, completed_at__isnull=True)
-            .first()
-        )
-        if locked is not None and delivery.enqueue_time(locked):
+        locked = sql.attempt_for_write(attempt.pk, lock=True)  # the locks every writer takes, in order
+        if locked is not None and not locked.is_completed and delivery.enqueue_time(locked):
             for name in TIME_REPORT_FIELDS:
                 setattr(attempt, name, getattr(locked, name))
 

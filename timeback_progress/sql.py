@@ -128,24 +128,61 @@ def update_row(instance, names):
 
 
 @cache
-def _upsert_sql(vendor, table, names, unique):
+def _insert_sql(vendor, model):
+    """``(fields, "INSERT INTO t (columns) VALUES ", "(%s, ...)")`` for the model's columns but the pk."""
     qn = connection.ops.quote_name
-    return (
-        f"INSERT INTO {qn(table)} ({', '.join(qn(n) for n in names)}) VALUES ({', '.join(['%s'] * len(names))})"
-        f" ON CONFLICT ({', '.join(qn(n) for n in unique)}) DO UPDATE SET "
-        + ", ".join(f"{qn(n)} = excluded.{qn(n)}" for n in names if n not in unique)
-    )
+    fields = [f for f in _fields(model) if not f.primary_key]
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    return fields, head, f"({', '.join(['%s'] * len(fields))})"
+
+
+def _insert_params(objs, fields):
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+
+
+def insert_rows(objs, *, ignore_conflicts=False):
+    """``INSERT ... VALUES (...), (...)`` of unsaved instances of one model (no pks come back).
+
+    What ``bulk_create`` does (no signals either), minus its compile; and on
+    PostgreSQL without the UNNEST form Django 5.2+ picks for several rows,
+    whose array parameters psycopg quotes element by element (slower than the
+    insert itself here).
+    """
+    if not objs:
+        return
+    fields, head, row = _insert_sql(connection.vendor, type(objs[0]))
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))  # the backend's parameter limit
+    with connection.cursor() as cursor:
+        for i in range(0, len(objs), size):
+            batch = objs[i:i + size]
+            cursor.execute(head + ", ".join([row] * len(batch)) + tail, _insert_params(batch, fields))
+
+
+def insert_row(obj):
+    """``INSERT ... RETURNING`` the pk of one unsaved instance, which it then stands for.
+
+    ``Model.objects.create()`` without the compile (and, like ``bulk_create``,
+    without ``pre_save``/``post_save`` signals).
+    """
+    if not connection.features.can_return_columns_from_insert:  # SQLite < 3.35
+        obj.save(force_insert=True)
+        return obj
+    fields, head, row = _insert_sql(connection.vendor, type(obj))
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head}{row} RETURNING {connection.ops.quote_name(obj._meta.pk.column)}", _insert_params([obj], fields))
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
 
 
 def upsert_progress(progress):
     """Insert or replace one ``StudentProgress`` row (by student and course)."""
-    fields = [f for f in _fields(StudentProgress) if not f.primary_key]
-    params = [f.get_db_prep_save(getattr(progress, f.attname), connection) for f in fields]
-    sql = _upsert_sql(
-        connection.vendor, StudentProgress._meta.db_table, tuple(f.column for f in fields), ("student_id", "course_id")
-    )
+    fields, head, row = _insert_sql(connection.vendor, StudentProgress)
+    qn = connection.ops.quote_name
+    replace = ", ".join(f"{qn(f.column)} = excluded.{qn(f.column)}" for f in fields if f.name not in ("student", "course"))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"{head}{row} ON CONFLICT (student_id, course_id) DO UPDATE SET {replace}", _insert_params([progress], fields))
 
 
 # -- progress aggregates ---------------------------------------------------------
@@ -236,29 +273,6 @@ def upsert_day(student_id, course_id, day, start, end):
         )
 
 
-def insert_rows(objs, *, ignore_conflicts=False):
-    """``INSERT ... VALUES (...), (...)`` of unsaved instances of one model (no pks come back).
-
-    What ``bulk_create`` does (no signals either), minus its compile; and on
-    PostgreSQL without the UNNEST form Django 5.2+ picks for several rows,
-    whose array parameters psycopg quotes element by element (slower than the
-    insert itself here).
-    """
-    if not objs:
-        return
-    meta = type(objs[0])._meta
-    fields = [f for f in _fields(type(objs[0])) if not f.primary_key]
-    qn = connection.ops.quote_name
-    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
-    row = f"({', '.join(['%s'] * len(fields))})"
-    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    size = max(1, connection.ops.bulk_batch_size(fields, objs))  # the backend's parameter limit
-    with connection.cursor() as cursor:
-        for i in range(0, len(objs), size):
-            batch = objs[i:i + size]
-            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in batch for f in fields]
-            cursor.execute(head + ", ".join([row] * len(batch)) + tail, params)
-
 
 # -- PostgreSQL: the progress rows in one statement ------------------------------
 
@@ -301,27 +315,3 @@ def refresh_progress_in_one_statement(student_id, course_id, *, now, day=None):
         statement += "SELECT 1"
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-
-
-def insert_row(obj):
-    """``INSERT ... RETURNING`` the pk of one unsaved instance, which it then stands for.
-
-    ``Model.objects.create()`` without the compile (and, like ``bulk_create``,
-    without ``pre_save``/``post_save`` signals).
-    """
-    if not connection.features.can_return_columns_from_insert:  # SQLite < 3.35
-        obj.save(force_insert=True)
-        return obj
-    meta = type(obj)._meta
-    fields = [f for f in _fields(type(obj)) if not f.primary_key]
-    qn = connection.ops.quote_name
-    statement = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}"
-    )
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj

@@ -406,8 +406,8 @@ class AttemptCorrectionsView(WriteView):
         data = self.validated(serializers.CorrectionRequestSerializer).validated_data
 
         def perform():
-            # The attempt and its student first, then the result: the lock order of a completion.
-            attempt = get_attempt(pk, lambda a: True, lock=True)
+            # correct_result takes the locks (attempt and student, then the result) and re-reads under them.
+            attempt = get_attempt(pk, lambda a: True)
             result = Result.objects.filter(attempt=attempt).first()
             if result is None:
                 raise Conflict("This attempt is not completed, so it has no result to correct.", code="not_completed")
