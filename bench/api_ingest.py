@@ -26,6 +26,7 @@ project's cache (a database cache here), and in a local-memory cache.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -35,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_QUERIES = 15
 TARGET_RATIO = 1 / 3
-ROUNDS = 10
+ROUNDS = 10  # tenths of the run, for the spread of the ratio
+SLICE = 5  # requests of one kind in a row
 
 
 def setup_django():
@@ -168,18 +170,21 @@ def run_backend(count, throttle_cache):
                     "breakdown": dict(Counter(classify(q["sql"]) for q in captured)),
                     "sql": [q["sql"][:90] for q in captured],
                 }
-            # Side by side: the three take turns in ROUNDS slices, so a drift of the
-            # machine or the database (autovacuum, checkpoints) weighs on all alike.
-            elapsed, done = Counter(), Counter()
-            for r in range(ROUNDS):
+            # Side by side: the three take turns every SLICE requests, so a drift of
+            # the machine or the database (a noisy neighbour, autovacuum, a
+            # checkpoint) weighs on all alike. The ratio is also taken per tenth
+            # of the run, to show how steady it is.
+            elapsed = {name: [0.0] * ROUNDS for name in calls}
+            for start in range(0, count, SLICE):
+                tenth = start * ROUNDS // count
                 for name, call in calls.items():
-                    started = time.perf_counter()
-                    for i in range(r * count // ROUNDS, (r + 1) * count // ROUNDS):
+                    began = time.perf_counter()
+                    for i in range(start, min(start + SLICE, count)):
                         call(i, attempts[i] if name == "complete" else None)
-                    elapsed[name] += time.perf_counter() - started
-                    done[name] += (r + 1) * count // ROUNDS - r * count // ROUNDS
+                    elapsed[name][tenth] += time.perf_counter() - began
             for name in calls:
-                out[name]["per_second"] = done[name] / elapsed[name]
+                out[name]["per_second"] = count / sum(elapsed[name])
+                out[name]["tenths"] = [bare / own for bare, own in zip(elapsed["bare"], elapsed[name]) if own]
     finally:
         runner.teardown_databases(old)
     return out
@@ -192,7 +197,11 @@ def report(results):
         for name in ("complete", "record", "bare"):
             row = res[name]
             ratio = row["per_second"] / bare
-            print(f"{name:9} {row['per_second']:8.1f}/s  {row['queries']:3d} queries  ratio to bare {ratio:5.2f}")
+            spread = sorted(row["tenths"])
+            print(
+                f"{name:9} {row['per_second']:8.1f}/s  {row['queries']:3d} queries  ratio to bare {ratio:5.2f}"
+                + (f"  (tenths of the run: {spread[0]:.2f} to {spread[-1]:.2f}, median {statistics.median(spread):.2f})" if name != "bare" else "")
+            )
             if name != "bare":
                 print(f"          {row['breakdown']}")
         comp = res["complete"]

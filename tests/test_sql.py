@@ -70,6 +70,60 @@ def test_update_row_writes_only_the_named_fields(student, activity):
     assert stored.active_seconds == 300  # not named: untouched
 
 
+def test_save_fields_sends_what_save_sends(student, activity):
+    """Same signals, arguments and stamping as ``save(update_fields=...)``."""
+    from django.db.models.signals import post_save, pre_save
+
+    def capture(signal):
+        seen = []
+
+        def receiver(sender, **kwargs):
+            seen.append({k: v for k, v in kwargs.items() if k != "signal"})
+
+        signal.connect(receiver, sender=Attempt, weak=False)
+        return seen, lambda: signal.disconnect(receiver, sender=Attempt)
+
+    by_save, by_sql = [], []
+    for out, write in ((by_save, lambda a, names: a.save(update_fields=names)), (by_sql, sql.save_fields)):
+        attempt = services.start_attempt(student, activity)
+        stamped = attempt.updated_at
+        (pre, stop_pre), (post, stop_post) = capture(pre_save), capture(post_save)
+        try:
+            attempt.active_seconds = 42
+            write(attempt, ("active_seconds", "updated_at"))
+        finally:
+            stop_pre(), stop_post()
+        assert pre[0]["instance"] is attempt and post[0]["instance"] is attempt
+        assert attempt.updated_at > stamped  # auto_now, as save() stamps it
+        stored = Attempt.objects.get(pk=attempt.pk)
+        assert (stored.active_seconds, stored.updated_at) == (42, attempt.updated_at)
+        out.append([{k: v for k, v in d.items() if k != "instance"} for d in (*pre, *post)])
+    assert by_sql == by_save  # raw, using, created, update_fields: the same
+
+
+def test_save_fields_of_a_deleted_row_raises(student, activity):
+    from django.db import DatabaseError
+
+    attempt = services.start_attempt(student, activity)
+    Attempt.objects.filter(pk=attempt.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        sql.save_fields(attempt, ("active_seconds",))
+
+
+def test_idempotency_record_matches_the_orm(django_user_model):
+    from timeback_progress.models import IdempotencyRecord
+
+    user = django_user_model.objects.create_user("app")
+    body = {"xp": 9.5, "nested": {"ok": True}, "list": [1, "two"]}
+    IdempotencyRecord.objects.create(
+        user=user, key="k-1", method="POST", path="/p/", request_hash="h", response_status=201, response_body=body
+    )
+    got = sql.idempotency_record(user.pk, "k-1")
+    assert values(got) == values(IdempotencyRecord.objects.get(key="k-1"))
+    assert got.response_body == body and not got._state.adding
+    assert sql.idempotency_record(user.pk, "k-2") is None
+
+
 def test_completed_chain_is_in_attempt_order(student, activity):
     for correct in (5, 9, 10):
         complete(student, activity, total=10, correct=correct)

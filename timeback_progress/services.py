@@ -177,7 +177,7 @@ def _complete(locked, total_questions, correct_questions, active_seconds, inacti
     locked.completed_at = completed_at or timezone.now()
     locked._first_completion = True  # tells apply_attempt no result exists yet
     locked._student_locked = True
-    locked.save(update_fields=COMPLETION_FIELDS)
+    sql.save_fields(locked, COMPLETION_FIELDS)  # save(update_fields=...): post_save derives XP
 
 
 def record_attempt(student, activity, *, started_at=None, **completion):

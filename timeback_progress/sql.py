@@ -13,12 +13,13 @@ run on SQLite (>= 3.24) and PostgreSQL alike. Everything else stays on the ORM.
 import datetime
 from functools import cache
 
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.db.models import signals
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from . import xp as xp_rules
-from .models import Activity, Attempt, Course, DailyProgress, Student, StudentProgress
+from .models import Activity, Attempt, Course, DailyProgress, IdempotencyRecord, Student, StudentProgress
 
 # (table alias, model) of the joined attempt lookup, in column order.
 _ATTEMPT_JOIN = (("a", Attempt), ("s", Student), ("ac", Activity), ("c", Course))
@@ -98,18 +99,10 @@ def attempt_for_write(pk, *, lock=False, chain=False):
     return attempt
 
 
-@cache
-def _chain_sql(vendor):
-    qn = connection.ops.quote_name
-    return (
-        f"SELECT * FROM {qn(Attempt._meta.db_table)}"  # noqa: S608 - our own table
-        " WHERE student_id = %s AND activity_id = %s AND completed_at IS NOT NULL ORDER BY number"
-    )
-
-
 def completed_chain(student_id, activity_id):
     """A student's completed attempts at one activity, in attempt order."""
-    return Attempt.objects.raw(_chain_sql(connection.vendor), [student_id, activity_id])
+    where = "student_id = %s AND activity_id = %s AND completed_at IS NOT NULL ORDER BY number"
+    return _select(Attempt, where, [student_id, activity_id])
 
 
 @cache
@@ -119,12 +112,63 @@ def _update_sql(vendor, table, names):
 
 
 def update_row(instance, names):
-    """``UPDATE`` of ``names`` (concrete field names) of one saved row, from the instance's values."""
+    """``UPDATE`` of ``names`` (concrete field names) of one saved row, from the instance's values.
+
+    ``auto_now`` fields among ``names`` are stamped, as ``save()`` does. Returns
+    the number of rows changed.
+    """
     meta = type(instance)._meta
     fields = [meta.get_field(name) for name in names]
-    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(_update_sql(connection.vendor, meta.db_table, tuple(f.column for f in fields)), [*params, instance.pk])
+        return cursor.rowcount
+
+
+def save_fields(instance, names):
+    """``instance.save(update_fields=names)``, with the same signals, minus the compile.
+
+    For a row the caller holds locked (so it exists): Django builds and
+    compiles the one-row UPDATE on every save, which cost more than running it
+    on the completion path. ``pre_save`` and ``post_save`` are sent as
+    ``save()`` sends them, so receivers (the XP derivation among them) run
+    unchanged.
+    """
+    model, using, update_fields = type(instance), connection.alias, frozenset(names)
+    signals.pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=update_fields)
+    if update_row(instance, names) != 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    instance._state.adding, instance._state.db = False, using
+    signals.post_save.send(
+        sender=model, instance=instance, created=False, update_fields=update_fields, raw=False, using=using
+    )
+
+
+def _select(model, where, params):
+    """Instances of ``model`` for ``WHERE where`` (ORDER BY may follow), built as the ORM builds them."""
+    statement, compiler, converters = _select_sql(connection.vendor, model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    if converters and rows:
+        rows = compiler.apply_converters(rows, converters)
+    names = [f.attname for f in _fields(model)]
+    return [model.from_db(connection.alias, names, row) for row in rows]
+
+
+@cache
+def _select_sql(vendor, model, where):
+    qn = connection.ops.quote_name
+    fields = _fields(model)
+    statement = f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(model._meta.db_table)} WHERE {where}"  # noqa: S608
+    compiler = model.objects.none().query.get_compiler(connection=connection)
+    return statement, compiler, compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
+
+
+def idempotency_record(user_id, key):
+    """The stored response for (user, Idempotency-Key), or None."""
+    rows = _select(IdempotencyRecord, "user_id = %s AND key = %s", [user_id, key])
+    return rows[0] if rows else None
 
 
 @cache
