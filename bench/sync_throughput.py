@@ -218,8 +218,6 @@ def memory(backlogs, override_settings):
 
 
 def run(args, url, transaction, override_settings):
-    from django.conf import settings
-
     setup = build_backlog(args.attempts, transaction)
     from timeback_progress.models import Delivery
 

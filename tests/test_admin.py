@@ -96,7 +96,7 @@ def test_page_query_counts_do_not_grow_with_students_or_attempts(admin_client, g
 
 
 def test_changelist_shows_progress_summed_across_courses(admin_client, graded):
-    student, course = graded["student"], graded["course"]
+    student = graded["student"]
     other_course = make_course(masterable_units=6)
     complete(student, make_activity(other_course), total=4, correct=2, active=120)
     response = admin_client.get(f"{STUDENTS}?q=ada")

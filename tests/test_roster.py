@@ -50,7 +50,7 @@ def test_full_import_mirrors_the_roster(school):
     first = school.data["users"][3]
     student = Student.objects.get(sourced_id=first["sourcedId"])
     assert (student.email, student.given_name, student.family_name) == (first["email"], first["givenName"], first["familyName"])
-    enrollment = Enrollment.objects.get(sourced_id=f"enr-math-grade-5-class-a-teacher-1")
+    enrollment = Enrollment.objects.get(sourced_id="enr-math-grade-5-class-a-teacher-1")
     assert (enrollment.role, enrollment.course, enrollment.user_sourced_id) == ("teacher", math_course, "teacher-1")
     assert summary.total("created") == 3 + 3 + 12 + 39 and summary.total("skipped") == 0
     state = SyncState.objects.get(name="roster")
@@ -367,7 +367,7 @@ QUERIES_PER_PAGE = 8
 
 @pytest.mark.parametrize("page_size", [500, 2000])
 def test_ten_thousand_users_take_a_bounded_number_of_queries_per_page(make_school, page_size):
-    school = make_school(students=10_000, courses_per_student=1)
+    make_school(students=10_000, courses_per_student=1)
     per_page = []
 
     with CaptureQueriesContext(connection) as ctx:

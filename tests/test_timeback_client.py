@@ -220,7 +220,7 @@ def test_429_carries_retry_after(sandbox, timeback_client):
 
 
 def test_rate_limit_answers_429_beyond_the_limit(sandbox_factory):
-    sandbox = sandbox_factory(faults={"rate_limit": 3, "retry_after": 2})
+    sandbox_factory(faults={"rate_limit": 3, "retry_after": 2})
     client = get_client()
     for _ in range(3):
         client.get_result("x")

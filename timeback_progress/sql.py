@@ -13,7 +13,7 @@ run on SQLite (>= 3.24) and PostgreSQL alike. Everything else stays on the ORM.
 import datetime
 from functools import cache
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import signals
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -23,6 +23,16 @@ from .models import Activity, Attempt, Course, DailyProgress, IdempotencyRecord,
 
 # (table alias, model) of the joined attempt lookup, in column order.
 _ATTEMPT_JOIN = (("a", Attempt), ("s", Student), ("ac", Activity), ("c", Course))
+
+
+def _db():
+    """The default database's wrapper itself.
+
+    ``django.db.connection`` is a proxy that looks the wrapper up on every
+    attribute access; Django's per-field value preparation reads it several
+    times per value, which doubled the cost of preparing a row.
+    """
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def _fields(model):
@@ -63,7 +73,7 @@ def _attempt_converters(vendor):
 
 def _build(row, model, start):
     fields = _fields(model)
-    return model.from_db(connection.alias, [f.attname for f in fields], row[start:start + len(fields)]), start + len(fields)
+    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], row[start:start + len(fields)]), start + len(fields)
 
 
 def attempt_for_write(pk, *, lock=False, chain=False):
@@ -76,6 +86,7 @@ def attempt_for_write(pk, *, lock=False, chain=False):
     student's completed attempts at the activity, which completing re-evaluates
     (``services.apply_attempt``): one statement fewer per completion.
     """
+    connection = _db()
     with connection.cursor() as cursor:
         cursor.execute(_attempt_sql(connection.vendor, lock, chain), {"pk": pk})
         rows = cursor.fetchall()
@@ -117,6 +128,7 @@ def update_row(instance, names):
     ``auto_now`` fields among ``names`` are stamped, as ``save()`` does. Returns
     the number of rows changed.
     """
+    connection = _db()
     meta = type(instance)._meta
     fields = [meta.get_field(name) for name in names]
     params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
@@ -134,6 +146,7 @@ def save_fields(instance, names):
     ``save()`` sends them, so receivers (the XP derivation among them) run
     unchanged.
     """
+    connection = _db()
     model, using, update_fields = type(instance), connection.alias, frozenset(names)
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=update_fields)
     if update_row(instance, names) != 1:
@@ -146,6 +159,7 @@ def save_fields(instance, names):
 
 def _select(model, where, params):
     """Instances of ``model`` for ``WHERE where`` (ORDER BY may follow), built as the ORM builds them."""
+    connection = _db()
     statement, compiler, converters = _select_sql(connection.vendor, model, where)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
@@ -180,7 +194,7 @@ def _insert_sql(vendor, model):
     return fields, head, f"({', '.join(['%s'] * len(fields))})"
 
 
-def _insert_params(objs, fields):
+def _insert_params(objs, fields, connection):
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
 
 
@@ -192,6 +206,7 @@ def insert_rows(objs, *, ignore_conflicts=False):
     whose array parameters psycopg quotes element by element (slower than the
     insert itself here).
     """
+    connection = _db()
     if not objs:
         return
     fields, head, row = _insert_sql(connection.vendor, type(objs[0]))
@@ -200,7 +215,7 @@ def insert_rows(objs, *, ignore_conflicts=False):
     with connection.cursor() as cursor:
         for i in range(0, len(objs), size):
             batch = objs[i:i + size]
-            cursor.execute(head + ", ".join([row] * len(batch)) + tail, _insert_params(batch, fields))
+            cursor.execute(head + ", ".join([row] * len(batch)) + tail, _insert_params(batch, fields, connection))
 
 
 def insert_row(obj):
@@ -209,12 +224,13 @@ def insert_row(obj):
     ``Model.objects.create()`` without the compile (and, like ``bulk_create``,
     without ``pre_save``/``post_save`` signals).
     """
+    connection = _db()
     if not connection.features.can_return_columns_from_insert:  # SQLite < 3.35
         obj.save(force_insert=True)
         return obj
     fields, head, row = _insert_sql(connection.vendor, type(obj))
     with connection.cursor() as cursor:
-        cursor.execute(f"{head}{row} RETURNING {connection.ops.quote_name(obj._meta.pk.column)}", _insert_params([obj], fields))
+        cursor.execute(f"{head}{row} RETURNING {connection.ops.quote_name(obj._meta.pk.column)}", _insert_params([obj], fields, connection))
         obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
@@ -222,11 +238,12 @@ def insert_row(obj):
 
 def upsert_progress(progress):
     """Insert or replace one ``StudentProgress`` row (by student and course)."""
+    connection = _db()
     fields, head, row = _insert_sql(connection.vendor, StudentProgress)
     qn = connection.ops.quote_name
     replace = ", ".join(f"{qn(f.column)} = excluded.{qn(f.column)}" for f in fields if f.name not in ("student", "course"))
     with connection.cursor() as cursor:
-        cursor.execute(f"{head}{row} ON CONFLICT (student_id, course_id) DO UPDATE SET {replace}", _insert_params([progress], fields))
+        cursor.execute(f"{head}{row} ON CONFLICT (student_id, course_id) DO UPDATE SET {replace}", _insert_params([progress], fields, connection))
 
 
 # -- progress aggregates ---------------------------------------------------------
@@ -281,6 +298,7 @@ def _tables():
 
 def progress_aggregate(student_id, course_id):
     """The sums behind one ``StudentProgress`` row, as a dict of Python values."""
+    connection = _db()
     with connection.cursor() as cursor:
         cursor.execute(
             _AGGREGATE.format(**_tables()),
@@ -304,6 +322,7 @@ def _as_datetime(value):
 
 
 def _day_params(day, start, end):
+    connection = _db()
     ops = connection.ops
     return {"day": ops.adapt_datefield_value(day), "start": ops.adapt_datetimefield_value(start),
             "end": ops.adapt_datetimefield_value(end)}
@@ -311,6 +330,7 @@ def _day_params(day, start, end):
 
 def upsert_day(student_id, course_id, day, start, end):
     """Rebuild one chart row (``day``, a date, whose local midnight-to-midnight is [start, end))."""
+    connection = _db()
     with connection.cursor() as cursor:
         cursor.execute(
             _DAY_UPSERT.format(**_tables()), {"student": student_id, "course": course_id, **_day_params(day, start, end)}
@@ -349,6 +369,7 @@ progress AS (
 
 def refresh_progress_in_one_statement(student_id, course_id, *, now, day=None):
     """PostgreSQL only: the progress row and, with ``day`` ((date, start, end)), that chart row."""
+    connection = _db()
     tables = _tables()
     statement = _REFRESH.format(aggregate=_AGGREGATE.format(**tables), **tables)
     params = {"student": student_id, "course": course_id, "threshold": xp_rules.PASS_THRESHOLD, "now": now}
