@@ -413,6 +413,21 @@ def test_retried_completion_replays_instead_of_409(api_world, client_for):
     assert post(client, url("attempt-complete", pk), body, **{"Idempotency-Key": "done-2"}).status_code == 409
 
 
+def test_retried_time_report_adds_nothing(api_world, client_for):
+    """Time is additive: the retry's seconds are rolled back and the first answer replayed."""
+    w = api_world
+    client = client_for(w.ann.user)
+    pk = start(client, w.ann, w.quiz).json()["id"]
+    first = post(client, url("attempt-time", pk), {"activeSeconds": 30}, **{"Idempotency-Key": "t-1"})
+    before = counts()
+    again = post(client, url("attempt-time", pk), {"activeSeconds": 30}, **{"Idempotency-Key": "t-1"})
+    assert (again.status_code, again.json(), again["Idempotent-Replayed"]) == (200, first.json(), "true")
+    assert Attempt.objects.get(pk=pk).active_seconds == 30 and counts() == before
+    fresh = post(client, url("attempt-time", pk), {"activeSeconds": 5}, **{"Idempotency-Key": "t-2"})
+    assert fresh.status_code == 200 and "Idempotent-Replayed" not in fresh
+    assert Attempt.objects.get(pk=pk).active_seconds == 35
+
+
 def test_same_key_other_request_is_422(api_world, client_for):
     w = api_world
     client = client_for(w.ann.user)

@@ -7,12 +7,20 @@ JSON body) gets that response back with ``Idempotent-Replayed: true`` and
 changes nothing; the same key with a different request is a 422. Failed
 requests store nothing: the client may fix the request and reuse the key.
 Keys are scoped to the user.
+
+The stored response is looked up only when a keyed write fails, not before
+every write: most keyed requests are first tries, and the lookup was a
+database round trip on each. A retry of a request that succeeded always
+fails inside its transaction (its record collides with the stored one on
+the (user, key) unique constraint, or its work does: "already completed"),
+so the transaction rolls back whatever the retry did and the stored
+response is returned.
 """
 
 import hashlib
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -63,8 +71,7 @@ def _replay(record, digest, request):
 
 
 def _lookup(request, key):
-    # Plain SQL (sql.py): on every keyed write, and the ORM's compile costs more than the query.
-    return sql.idempotency_record(request.user.pk, key)
+    return sql.idempotency_record(request.user.pk, key)  # plain SQL: the ORM's compile cost more than the query
 
 
 def run(request, perform):
@@ -79,9 +86,6 @@ def run(request, perform):
             code, data = perform()
         return Response(data, status=code)
     digest = request_hash(request)
-    record = _lookup(request, key)
-    if record is not None:
-        return _replay(record, digest, request)
     try:
         with transaction.atomic():
             code, data = perform()
@@ -96,10 +100,14 @@ def run(request, perform):
                 response_status=code,
                 response_body=body,
             )])
-    except (IntegrityError, APIException):
-        # A concurrent request with the same key may have committed first
-        # (our insert collided, or the write it made refused ours): replay it.
-        record = _lookup(request, key)
+    except Exception:
+        # Rolled back. A retry (or a concurrent twin) of a request that
+        # succeeded lands here: its record collided with the stored one, or
+        # its work did. Answer with the stored response; else this failure.
+        try:
+            record = _lookup(request, key)
+        except Exception:
+            record = None  # (the database itself failing): report the first error
         if record is None:
             raise
         return _replay(record, digest, request)
