@@ -16,11 +16,14 @@ token authentication, it times:
 - ``bare``: a DRF endpoint defined here, same authentication, that inserts
   one row and returns it.
 
-The three take turns in ten rounds, so a drift of the machine or the
-database weighs on all of them alike. It prints completions per second, the
+The three take turns every five requests, so a drift of the machine or the
+database weighs on all of them alike; the ratio is also shown for each tenth
+of the run, to show how steady it is. It prints completions per second, the
 query count of one completion with a breakdown (authentication, throttle
-cache, idempotency, the services path), and the ratio to the bare endpoint. Run twice: throttle counts in the
-project's cache (a database cache here), and in a local-memory cache.
+cache, idempotency, the services path), and the ratio to the bare endpoint.
+Each database runs with throttle counts in the project's throttle cache and
+in the database cache; PostgreSQL runs once more with prepared statements
+(``DATABASE_PREPARED_STATEMENTS``, README "Deployment at scale").
 """
 
 import argparse
@@ -156,7 +159,8 @@ def run_backend(count, throttle_cache):
                 response = client.post("/bench/bare/", json.dumps({"name": f"row-{i}"}), content_type="application/json")
                 assert response.status_code == 201, response.content
 
-            out = {"vendor": connection.vendor, "throttle_cache": throttle_cache}
+            prepared = connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold") is not None
+            out = {"vendor": connection.vendor + (", prepared statements" if prepared else ""), "throttle_cache": throttle_cache}
             calls = {"complete": complete, "record": record, "bare": bare}
             for name, call in calls.items():
                 is_complete = name == "complete"
@@ -218,14 +222,16 @@ def main():
     if args.child:
         print(json.dumps(run_backend(args.count, args.child)))
         return
-    backends = [("sqlite", {**os.environ, "DATABASE_URL": "sqlite:////tmp/tbp_api_bench.sqlite3"})]
+    # "throttle": the example project's own throttle cache (locmem, or Redis with REDIS_URL);
+    # "default": the database cache, to show what throttling there would cost.
+    both = ("throttle", "default")
+    backends = [({**os.environ, "DATABASE_URL": "sqlite:////tmp/tbp_api_bench.sqlite3"}, both)]
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        backends.append(("postgres", dict(os.environ)))
+        plain = {**os.environ, "DATABASE_PREPARED_STATEMENTS": "false"}  # Django's default: client-side binding
+        backends += [(plain, both), ({**plain, "DATABASE_PREPARED_STATEMENTS": "true"}, ("throttle",))]
     results = []
-    for _label, env in backends:
-        # "throttle": the example project's own throttle cache (locmem, or Redis with REDIS_URL);
-        # "default": the database cache, to show what throttling there would cost.
-        for cache in ("throttle", "default"):
+    for env, caches in backends:
+        for cache in caches:
             proc = subprocess.run(
                 [sys.executable, __file__, "-n", str(args.count), "--child", cache],
                 env=env, capture_output=True, text=True, cwd=ROOT,

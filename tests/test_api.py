@@ -413,6 +413,32 @@ def test_retried_completion_replays_instead_of_409(api_world, client_for):
     assert post(client, url("attempt-complete", pk), body, **{"Idempotency-Key": "done-2"}).status_code == 409
 
 
+def test_retries_send_no_signals(api_world, client_for):
+    """No phantom pre_save/post_save for host receivers: retries write nothing, not even rolled back."""
+    from django.db.models.signals import post_save, pre_save
+
+    w = api_world
+    client = client_for(w.ann.user)
+    first = start(client, w.ann, w.quiz, **{"Idempotency-Key": "s-1"})
+    pk = first.json()["id"]
+    body = {"totalQuestions": 10, "correctQuestions": 7}
+    post(client, url("attempt-complete", pk), body, **{"Idempotency-Key": "c-1"})
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append((sender.__name__, instance.pk))
+
+    for signal in (pre_save, post_save):
+        signal.connect(receiver, weak=False)
+    try:
+        assert start(client, w.ann, w.quiz, **{"Idempotency-Key": "s-1"}).json() == first.json()
+        assert post(client, url("attempt-complete", pk), body, **{"Idempotency-Key": "c-1"})["Idempotent-Replayed"] == "true"
+    finally:
+        for signal in (pre_save, post_save):
+            signal.disconnect(receiver)
+    assert seen == []
+
+
 def test_retried_time_report_adds_nothing(api_world, client_for):
     """Time is additive: the retry's seconds are rolled back and the first answer replayed."""
     w = api_world

@@ -101,6 +101,31 @@ def test_save_fields_sends_what_save_sends(student, activity):
     assert by_sql == by_save  # raw, using, created, update_fields: the same
 
 
+def test_save_fields_refuses_what_save_refuses(student, activity):
+    attempt = services.start_attempt(student, activity)
+    for names in (("id",), ("no_such_field",)):
+        with pytest.raises(ValueError, match=names[0]):
+            sql.save_fields(attempt, names)
+    sql.save_fields(attempt, ())  # as save(update_fields=[]): nothing to do
+
+
+def test_save_fields_error_marks_the_transaction_for_rollback(student, activity):
+    """As save(): a caller that swallows the error cannot commit a half-done write."""
+    from django.db import DatabaseError, IntegrityError
+
+    attempt = services.start_attempt(student, activity)
+    attempt.total_questions = -1  # a PositiveIntegerField: its CHECK constraint refuses it
+    with pytest.raises(DatabaseError, match="current transaction"):  # the next query is refused
+        with transaction.atomic():
+            try:
+                sql.save_fields(attempt, ("total_questions",))
+            except IntegrityError:
+                pass
+            assert transaction.get_rollback()
+            Attempt.objects.filter(pk=attempt.pk).update(active_seconds=1)
+    assert Attempt.objects.get(pk=attempt.pk).active_seconds == 0
+
+
 def test_save_fields_of_a_deleted_row_raises(student, activity):
     from django.db import DatabaseError
 

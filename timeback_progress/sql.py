@@ -13,7 +13,7 @@ run on SQLite (>= 3.24) and PostgreSQL alike. Everything else stays on the ORM.
 import datetime
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import signals
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -138,18 +138,29 @@ def update_row(instance, names):
 
 
 def save_fields(instance, names):
-    """``instance.save(update_fields=names)``, with the same signals, minus the compile.
+    """``instance.save(update_fields=names)`` on the default database, minus the compile.
 
     For a row the caller holds locked (so it exists): Django builds and
     compiles the one-row UPDATE on every save, which cost more than running it
-    on the completion path. ``pre_save`` and ``post_save`` are sent as
-    ``save()`` sends them, so receivers (the XP derivation among them) run
-    unchanged.
+    on the completion path. ``pre_save`` and ``post_save`` are sent with the
+    arguments ``save()`` sends, so receivers (the XP derivation among them) run
+    unchanged; a database error marks the enclosing ``atomic`` for rollback,
+    as in ``save()``. Not run: a ``save()`` override of the model (Attempt's
+    adds nothing for an existing row) and database routing (the app writes to
+    the default database throughout).
     """
+    model = type(instance)
+    if not names:
+        return  # as save(update_fields=[]): nothing written, no signals
+    writable = {n for f in _fields(model) if not f.primary_key for n in (f.name, f.attname)}
+    if unknown := set(names) - writable:
+        raise ValueError(f"Not concrete non-pk fields of {model.__name__}: {', '.join(sorted(unknown))}")
     connection = _db()
-    model, using, update_fields = type(instance), connection.alias, frozenset(names)
+    using, update_fields = connection.alias, frozenset(names)
     signals.pre_save.send(sender=model, instance=instance, raw=False, using=using, update_fields=update_fields)
-    if update_row(instance, names) != 1:
+    with transaction.mark_for_rollback_on_error(using):
+        changed = update_row(instance, names)
+    if changed != 1:
         raise DatabaseError("Save with update_fields did not affect any rows.")
     instance._state.adding, instance._state.db = False, using
     signals.post_save.send(

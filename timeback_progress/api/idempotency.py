@@ -8,13 +8,14 @@ changes nothing; the same key with a different request is a 422. Failed
 requests store nothing: the client may fix the request and reuse the key.
 Keys are scoped to the user.
 
-The stored response is looked up only when a keyed write fails, not before
-every write: most keyed requests are first tries, and the lookup was a
-database round trip on each. A retry of a request that succeeded always
-fails inside its transaction (its record collides with the stored one on
-the (user, key) unique constraint, or its work does: "already completed"),
-so the transaction rolls back whatever the retry did and the stored
-response is returned.
+A retry is answered from the stored response before any work runs, except
+where the work itself refuses a repeat before writing anything: completing
+an attempt checks "already completed" under the row lock first, so that
+endpoint skips the lookup (a round trip on every first try, which most
+keyed requests are) and looks the response up when the write is refused.
+Either way a write that fails inside its transaction is rolled back and
+then checked against the stored response: a concurrent twin's record
+collides on the (user, key) unique constraint.
 """
 
 import hashlib
@@ -74,11 +75,13 @@ def _lookup(request, key):
     return sql.idempotency_record(request.user.pk, key)  # plain SQL: the ORM's compile cost more than the query
 
 
-def run(request, perform):
+def run(request, perform, *, lookup_first=True):
     """Run ``perform()`` -> ``(status, data)`` in one transaction, at most once per key.
 
     Errors raised by ``perform`` roll the whole write back. Without a key the
     write still runs atomically, it just is not remembered.
+    ``lookup_first=False``: only for a ``perform`` that refuses a repeat of a
+    successful request before it writes or sends a signal (see above).
     """
     key = get_key(request)
     if key is None:
@@ -86,6 +89,8 @@ def run(request, perform):
             code, data = perform()
         return Response(data, status=code)
     digest = request_hash(request)
+    if lookup_first and (record := _lookup(request, key)) is not None:
+        return _replay(record, digest, request)
     try:
         with transaction.atomic():
             code, data = perform()
@@ -101,9 +106,10 @@ def run(request, perform):
                 response_body=body,
             )])
     except Exception:
-        # Rolled back. A retry (or a concurrent twin) of a request that
-        # succeeded lands here: its record collided with the stored one, or
-        # its work did. Answer with the stored response; else this failure.
+        # Rolled back. A concurrent twin of a request that succeeded lands
+        # here (its record collided with the stored one, or its work did), as
+        # does a retry without lookup_first. Answer with the stored response;
+        # else this failure.
         try:
             record = _lookup(request, key)
         except Exception:

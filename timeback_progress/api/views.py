@@ -168,7 +168,9 @@ class AttemptCompleteView(AttemptWriteView):
             attempt = call_service(services.complete_attempt, attempt, locked=True, **kwargs)
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 
-        return idempotency.run(request, perform)
+        # A retry is refused as "already completed" under the row lock before
+        # anything is written, and then replayed: no lookup before every completion.
+        return idempotency.run(request, perform, lookup_first=False)
 
 
 class RecordAttemptView(WriteView):
