@@ -247,6 +247,57 @@ def test_concurrent_completions_of_one_student_add_up(course):
     assert sum(Attempt.objects.values_list("mastered_units", flat=True)) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("via", ["service", "api"])
+def test_concurrent_time_reports_add_up(course, via):
+    """Time is added in Python under the row lock (the API's lookup takes it): racing reports lose no second."""
+    import json
+    import threading
+
+    from django.db import connection, connections
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from tests.plugins.api import make_user
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs row locks")
+    attempt = services.start_attempt(make_student(), make_activity(course))
+    token = Token.objects.create(user=make_user("app", is_staff=True)).key
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def add(client):
+        if via == "service":
+            services.add_time(Attempt.objects.get(pk=attempt.pk), active_seconds=3, inactive_seconds=1)
+            return
+        body = json.dumps({"activeSeconds": 3, "inactiveSeconds": 1})
+        response = client.post(f"/api/v1/attempts/{attempt.pk}/time/", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    def report():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        try:
+            barrier.wait()
+            for _ in range(10):
+                add(client)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=report) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    stored = Attempt.objects.get(pk=attempt.pk)
+    assert (stored.active_seconds, stored.inactive_seconds) == (120, 40)
+    assert StudentProgress.objects.get(student=attempt.student_id).active_seconds == 120
+
+
 def test_recalculate_after_a_policy_change(student, activity, settings):
     """Recalculation re-runs the (new) rules once per chain and fixes the aggregates."""
     attempts = [complete(student, activity, total=10, correct=10) for _ in range(3)]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -23,6 +23,8 @@ TIME_REPORT_FIELDS = Attempt.TIME_REPORT_FIELDS
 # Attempt fields services write themselves; saving only these re-derives nothing.
 DERIVED = Attempt.DERIVED_FIELDS
 DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
+# What a time report writes.
+TIME_FIELDS = ("active_seconds", "inactive_seconds", "updated_at")
 # What completing writes (the receiver derives the rest).
 COMPLETION_FIELDS = ("total_questions", "correct_questions", "active_seconds", "inactive_seconds", "completed_at", "updated_at")
 MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
@@ -95,29 +97,36 @@ def _start(student, activity, started_at):
     return attempt
 
 
-def add_time(attempt, *, active_seconds=0, inactive_seconds=0):
-    """Add seconds to an open attempt. Additive, so it is safe to call every few seconds."""
+def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
+    """Add seconds to an open attempt. Additive, so it is safe to call every few seconds.
+
+    ``locked=True``: the caller loaded ``attempt`` with ``sql.attempt_for_write(lock=True)``
+    in its open transaction (the API does, to check permissions in the same query).
+    """
     _check_seconds(active_seconds, inactive_seconds)
     # No savepoint inside a caller's transaction (two queries fewer); a refusal
     # leaves the block normally, having written nothing, and is raised outside.
     with transaction.atomic(savepoint=False):
-        locked = Attempt.objects.select_related("student").select_for_update(of=("self", "student")).get(pk=attempt.pk)
+        if locked:
+            locked = attempt
+        else:
+            locked = sql.attempt_for_write(attempt.pk, lock=True)  # the locks every writer takes, in order
+        if locked is None:
+            raise Attempt.DoesNotExist("Attempt matching query does not exist.")
         if not locked.is_completed:
-            _add_time(attempt, active_seconds, inactive_seconds)
+            _add_time(attempt, locked, active_seconds, inactive_seconds)
     if locked.is_completed:
         raise AttemptError("This attempt is already completed.", "completed")
     return attempt
 
 
-def _add_time(attempt, active_seconds, inactive_seconds):
-    Attempt.objects.filter(pk=attempt.pk).update(
-        active_seconds=F("active_seconds") + active_seconds,
-        inactive_seconds=F("inactive_seconds") + inactive_seconds,
-        updated_at=timezone.now(),
-    )
-    attempt.refresh_from_db(
-        fields=["active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS]
-    )
+def _add_time(attempt, locked, active_seconds, inactive_seconds):
+    # Under the row lock ``locked`` holds the stored seconds: add in Python, write once.
+    locked.active_seconds += active_seconds
+    locked.inactive_seconds += inactive_seconds
+    sql.update_row(locked, TIME_FIELDS)  # stamps updated_at
+    for name in (*TIME_FIELDS, *TIME_REPORT_FIELDS):
+        setattr(attempt, name, getattr(locked, name))
     recompute_progress(attempt.student_id, attempt.course_id, daily=False)  # charts count completed attempts only
     from . import delivery
 

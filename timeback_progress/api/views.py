@@ -149,9 +149,10 @@ class AttemptTimeView(AttemptWriteView):
         def perform():
             attempt = call_service(
                 services.add_time,
-                self.attempt(pk),
+                self.attempt(pk, lock=True),  # permissions and the service's row lock in one query
                 active_seconds=data["activeSeconds"],
                 inactive_seconds=data["inactiveSeconds"],
+                locked=True,
             )
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 
