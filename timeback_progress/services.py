@@ -11,11 +11,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from . import sql
 from . import xp as xp_rules
-from .conf import app_settings
+from .gradebook.policy import get_policy
 from .timeback import caliper
 from .models import Attempt, DailyProgress, Result, ResultCorrection, ScoreStatus, Student, StudentProgress
 
@@ -36,10 +35,6 @@ class AttemptError(Exception):
     def __init__(self, message, code):
         super().__init__(message)
         self.code = code
-
-
-def get_policy():
-    return import_string(app_settings.XP_POLICY)
 
 
 def evaluate(attempt, policy=None):

@@ -102,6 +102,10 @@ def calculate_xp(expected_xp, total_questions, correct_questions, attempt_number
     return XPResult(accuracy, multiplier, quantize(expected * multiplier), True, reason)
 
 
+# The pass mark a policy declares (see gradebook.policy.pass_mark); host policies may set their own.
+calculate_xp.pass_mark = PASS_THRESHOLD
+
+
 def mastered_units(passed, masterable_units, already_mastered):
     """Units mastered by an attempt: a unit counts once per student.
 

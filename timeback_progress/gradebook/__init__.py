@@ -1,0 +1,1 @@
+"""The gradebook: attempt lifecycle, the XP derivation, results, progress and corrections."""

@@ -1,0 +1,64 @@
+"""The sync outbox: what Timeback must hear, written in the transaction of what it describes."""
+
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .base import TimestampedModel
+from .gradebook import Attempt, Result
+
+
+class Delivery(TimestampedModel):
+    """One item in the sync outbox: written in the transaction of what it describes."""
+
+    class Kind(models.TextChoices):
+        CALIPER_EVENT = "caliper_event", _("Caliper event")
+        LINE_ITEM = "line_item", _("OneRoster line item")
+        RESULT = "result", _("OneRoster result")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        RETRYING = "retrying", _("failed, retrying")
+        DEAD = "dead", _("dead")
+        SUPERSEDED = "superseded", _("superseded by a newer re-sync")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(
+        max_length=255, help_text=_("Idempotency key: the event id or the OneRoster sourcedId.")
+    )
+    payload = models.JSONField(default=dict, blank=True, help_text=_("What is sent (never holds a secret)."))
+    attempt = models.ForeignKey(Attempt, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    result = models.ForeignKey(Result, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, help_text=_("The worker's claim token while sending."))
+    last_error = models.TextField(blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["id"]
+        constraints = [
+            # At most one waiting row per key: a re-sync folds into it. A row
+            # being sent does not count, so a re-sync made meanwhile still waits.
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=Q(status__in=["pending", "retrying"]),
+                name="tbp_delivery_one_open_per_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["key"]),
+            models.Index(fields=["claimed_by"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.key} ({self.status})"
