@@ -106,7 +106,7 @@ def run_backend(count, throttle_cache):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from timeback_progress import services
+    from timeback_progress.gradebook import attempts
     from timeback_progress.models import Activity, Course, Student
 
     caches = dict(settings.CACHES, bench={"BACKEND": "django.core.cache.backends.locmem.LocMemCache"})
@@ -136,7 +136,7 @@ def run_backend(count, throttle_cache):
             user.save()
             client = APIClient()
             client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-            attempts = [services.start_attempt(students[i % 50], activity).pk for i in range(count + 2)]
+            attempts = [attempts.start_attempt(students[i % 50], activity).pk for i in range(count + 2)]
             warmup = [attempts.pop(), attempts.pop()]
 
             def complete(i, pk):

@@ -91,7 +91,7 @@ def wait_port(port, timeout=30):
 def build_backlog(n, transaction):
     from decimal import Decimal
 
-    from timeback_progress import services
+    from timeback_progress.gradebook import attempts
     from timeback_progress.models import Activity, Course, Student
 
     course = Course.objects.create(sourced_id="bench-course", title="Bench", subject="Math", total_xp=1000)
@@ -106,7 +106,7 @@ def build_backlog(n, transaction):
     started = time.perf_counter()
     with transaction.atomic():
         for i in range(n):
-            services.record_attempt(students[i // 20], activities[i % 20], total_questions=10,
+            attempts.record_attempt(students[i // 20], activities[i % 20], total_questions=10,
                                     correct_questions=8 + i % 3, active_seconds=300, inactive_seconds=30)
     return time.perf_counter() - started
 

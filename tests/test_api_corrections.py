@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts
 from timeback_progress.api.throttling import TimebackReadThrottle, TimebackWriteThrottle
 from timeback_progress.models import (
     Attempt, DailyProgress, Delivery, IdempotencyRecord, Result, ResultCorrection, StudentProgress,
@@ -246,7 +246,7 @@ def test_unknown_attempt_is_404(api_world, client_for, corrector, graded, pk):
 
 
 def test_open_attempt_is_409(api_world, client_for, corrector):
-    attempt = services.start_attempt(api_world.ann, api_world.quiz)
+    attempt = attempts.start_attempt(api_world.ann, api_world.quiz)
     client = client_for(corrector)
     before = state()
     response = post(client, attempt.pk, {"reason": "x", "xp": 1}, **{"Idempotency-Key": "open-1"})

@@ -136,14 +136,14 @@ def test_start(ann_client):
 def test_time_and_complete(ann_client, action):
     w, client = ann_client
     from tests.plugins.factories import complete
-    from timeback_progress import services
+    from timeback_progress.gradebook import attempts
 
-    open_attempt = services.start_attempt(w.ann, w.quiz)
-    done, others = complete(w.ann, w.drawing), services.start_attempt(w.bob, w.quiz)
+    open_attempt = attempts.start_attempt(w.ann, w.quiz)
+    done, others = complete(w.ann, w.drawing), attempts.start_attempt(w.bob, w.quiz)
     fields = {"activeSeconds": seconds_ok, "inactiveSeconds": seconds_ok} if action == "time" else COMPLETION
     required = () if action == "time" else QUESTIONS
     # Each example may complete a fresh attempt: give it one to complete.
-    fresh = st.builds(lambda: services.start_attempt(w.ann, w.quiz).pk)
+    fresh = st.builds(lambda: attempts.start_attempt(w.ann, w.quiz).pk)
     pks = st.one_of(fresh, fresh, st.sampled_from([open_attempt.pk, done.pk, others.pk, 0, 2**63, 2**70]), st.integers(min_value=0))
 
     @PROPERTY
@@ -190,7 +190,7 @@ def test_corrections(api_world, client_for):
 
     from tests.plugins.api import make_user
     from tests.plugins.factories import complete
-    from timeback_progress import services
+    from timeback_progress.gradebook import attempts
 
     w = api_world
 
@@ -198,7 +198,7 @@ def test_corrections(api_world, client_for):
     corrector.user_permissions.add(Permission.objects.get(codename="correct_result", content_type__app_label="timeback_progress"))
     client = client_for(corrector)
     done = [complete(w.ann, w.quiz), complete(w.ann, w.quiz, correct=10), complete(w.bob, w.drawing, total=4, correct=1)]
-    open_attempt = services.start_attempt(w.ann, w.quiz)
+    open_attempt = attempts.start_attempt(w.ann, w.quiz)
     fields = {
         "reason": st.text(min_size=1, max_size=40) | st.sampled_from(["Regraded", "Miscounted"]),
         "score": st.decimals(min_value=0, max_value=100, places=2).map(float),

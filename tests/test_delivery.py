@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from timeback_progress import delivery, services
+from timeback_progress import delivery
+from timeback_progress.gradebook import corrections
 from timeback_progress.models import Delivery, Result
 from tests.plugins.factories import complete, make_activity, make_student
 
@@ -152,7 +153,7 @@ def test_correction_resends_result_and_xp_difference(live, course, django_user_m
     attempt = complete(make_student(), activity, total=10, correct=8)
     delivery.deliver_due()
     result = Result.objects.get(attempt=attempt)
-    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="typo", correct_questions=10)
+    corrections.correct_result(result, user=django_user_model.objects.create(username="a"), reason="typo", correct_questions=10)
     delivery.deliver_due()
     assert live.state.results[result.sourced_id]["metadata"]["xp"] == 12.5
     xp = sorted(
@@ -255,7 +256,7 @@ def test_upserts_land_once_whichever_way_the_server_treats_put(live, course, put
     results = list(Result.objects.order_by("pk"))
     # A correction re-sends one result (PUT to its sourcedId)...
     admin = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
-    services.correct_result(results[0], user=admin, reason="regrade", score=50)
+    corrections.correct_result(results[0], user=admin, reason="regrade", score=50)
     # ...and one the server no longer has must come back under the same sourcedId.
     with live.state.lock:
         del live.state.results[results[1].sourced_id]

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts, corrections, derivation
 from timeback_progress.models import Attempt, DailyProgress, Delivery, Result, StudentProgress
 from tests.plugins.factories import complete, make_activity, make_student
 
@@ -44,8 +44,8 @@ def test_saving_again_never_double_counts(student, activity):
 
 def test_completing_twice_is_refused(student, activity):
     attempt = complete(student, activity)
-    with pytest.raises(services.AttemptError) as exc:
-        services.complete_attempt(attempt, total_questions=10, correct_questions=10)
+    with pytest.raises(attempts.AttemptError) as exc:
+        attempts.complete_attempt(attempt, total_questions=10, correct_questions=10)
     assert exc.value.code == "completed"
     assert StudentProgress.objects.get(student=student).completed_count == 1
 
@@ -112,10 +112,10 @@ def test_failed_streak(student, activity):
 
 def test_time_is_reported_once(student, activity, settings):
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "TIME_FLUSH_SECONDS": 0}  # every report at once
-    attempt = services.start_attempt(student, activity)
-    services.add_time(attempt, active_seconds=15)
-    services.add_time(attempt, active_seconds=10, inactive_seconds=5)
-    services.complete_attempt(attempt, total_questions=4, correct_questions=4, active_seconds=5)
+    attempt = attempts.start_attempt(student, activity)
+    attempts.add_time(attempt, active_seconds=15)
+    attempts.add_time(attempt, active_seconds=10, inactive_seconds=5)
+    attempts.complete_attempt(attempt, total_questions=4, correct_questions=4, active_seconds=5)
     events = [d.payload for d in Delivery.objects.filter(kind="caliper_event") if d.payload["type"] == "TimeSpentEvent"]
     totals = [{i["type"]: i["value"] for i in e["generated"]["items"]} for e in events]
     assert totals == [{"active": 15, "inactive": 0}, {"active": 10, "inactive": 5}, {"active": 5, "inactive": 0}]
@@ -142,7 +142,7 @@ def test_correction_overrides_and_audits(student, activity, django_user_model):
     admin = django_user_model.objects.create_user("boss")
     attempt = complete(student, activity, total=10, correct=8)
     result = Result.objects.get(attempt=attempt)
-    correction = services.correct_result(result, user=admin, reason="Regraded by hand", xp=3, score=95, score_status="partially graded")
+    correction = corrections.correct_result(result, user=admin, reason="Regraded by hand", xp=3, score=95, score_status="partially graded")
     result.refresh_from_db()
     assert (result.score, result.score_status, result.metadata["xp"]) == (Decimal("95.00"), "partially graded", 3.0)
     assert correction.before["xp"] == 10.0 and correction.after["xp"] == 3.0
@@ -160,7 +160,7 @@ def test_invalid_correction_changes_nothing(student, activity, django_user_model
     rows = Delivery.objects.count()
     for changes in ({"correct_questions": 11}, {"xp": -1}, {"score_status": "great"}, {"mastered_units": 2}, {}):
         with pytest.raises(ValidationError):
-            services.correct_result(result, user=admin, reason="x" if changes else " ", **changes)
+            corrections.correct_result(result, user=admin, reason="x" if changes else " ", **changes)
     result.refresh_from_db()
     assert result.metadata["xp"] == 10.0 and not result.corrections.exists()
     assert Delivery.objects.count() == rows
@@ -171,13 +171,13 @@ def test_daily_rows_follow_the_local_day(student, activity, settings):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from timeback_progress.services import recompute_progress
+    from timeback_progress.gradebook import progress
 
     settings.TIME_ZONE = "America/New_York"
     late_evening = datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 03:30 UTC next day
     complete(student, activity, started_at=late_evening, completed_at=late_evening)
     fast = list(DailyProgress.objects.values_list("day", "xp"))
-    recompute_progress(student.pk, activity.course_id)
+    progress.rebuild(student.pk, activity.pk, activity.course_id, using="default")
     assert fast == list(DailyProgress.objects.values_list("day", "xp")) == [(late_evening.date(), Decimal("10.00"))]
 
 
@@ -191,7 +191,7 @@ def test_attempts_without_questions_do_not_make_a_student_stuck(student, course)
 def test_score_only_correction_is_resent(student, activity, django_user_model):
     result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
     Delivery.objects.filter(kind="result").update(status="sent")
-    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="rubric", score=90)
+    corrections.correct_result(result, user=django_user_model.objects.create(username="a"), reason="rubric", score=90)
     assert Delivery.objects.filter(kind="result", status="pending").count() == 1
 
 
@@ -205,7 +205,7 @@ def test_caliper_process_mode_writes_no_gradebook(student, activity, settings):
 
 def test_correction_event_carries_only_the_xp_difference(student, activity, django_user_model):
     result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
-    services.correct_result(result, user=django_user_model.objects.create(username="a"), reason="x", xp=4)
+    corrections.correct_result(result, user=django_user_model.objects.create(username="a"), reason="x", xp=4)
     events = [d.payload for d in Delivery.objects.filter(kind="caliper_event") if d.payload["type"] == "ActivityEvent"]
     delta = {i["type"]: i["value"] for i in events[-1]["generated"]["items"]}
     assert delta == {"totalQuestions": 0, "correctQuestions": 0, "xpEarned": -6, "masteredUnits": 0}
@@ -222,14 +222,14 @@ def test_concurrent_completions_of_one_student_add_up(course):
         pytest.skip("SQLite serialises writers; the race needs row locks")
     student = make_student()
     activity = make_activity(course)
-    attempts = [services.start_attempt(student, activity) for _ in range(2)]
+    attempts = [attempts.start_attempt(student, activity) for _ in range(2)]
     barrier = threading.Barrier(2)
     errors = []
 
     def finish(attempt):
         try:
             barrier.wait()
-            services.complete_attempt(attempt, total_questions=10, correct_questions=10)
+            attempts.complete_attempt(attempt, total_questions=10, correct_questions=10)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -262,14 +262,14 @@ def test_concurrent_time_reports_add_up(course, via):
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers; the race needs row locks")
-    attempt = services.start_attempt(make_student(), make_activity(course))
+    attempt = attempts.start_attempt(make_student(), make_activity(course))
     token = Token.objects.create(user=make_user("app", is_staff=True)).key
     barrier = threading.Barrier(4)
     errors = []
 
     def add(client):
         if via == "service":
-            services.add_time(Attempt.objects.get(pk=attempt.pk), active_seconds=3, inactive_seconds=1)
+            attempts.add_time(Attempt.objects.get(pk=attempt.pk), active_seconds=3, inactive_seconds=1)
             return
         body = json.dumps({"activeSeconds": 3, "inactiveSeconds": 1})
         response = client.post(f"/api/v1/attempts/{attempt.pk}/time/", body, content_type="application/json")
@@ -302,6 +302,6 @@ def test_recalculate_after_a_policy_change(student, activity, settings):
     """Recalculation re-runs the (new) rules once per chain and fixes the aggregates."""
     attempts = [complete(student, activity, total=10, correct=10) for _ in range(3)]
     settings.TIMEBACK_PROGRESS = {"XP_POLICY": "tests.test_signals.double_xp"}
-    assert services.recalculate_attempts(Attempt.objects.filter(pk__in=[a.pk for a in attempts])) == 3
+    assert derivation.recalculate_attempts(Attempt.objects.filter(pk__in=[a.pk for a in attempts])) == 3
     assert list(Attempt.objects.order_by("number").values_list("xp_earned", flat=True)) == [Decimal("20.00")] * 3
     assert StudentProgress.objects.get(student=student).xp_total == Decimal("60.00")

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Attempt, Delivery, Result
 from timeback_progress.timeback.caliper import actor
 from tests.plugins.cluster import wait_for
@@ -63,17 +63,17 @@ def test_time_and_xp_totals_reach_timeback_exactly(sandbox_factory, settings, cl
     cluster = cluster_factory(sandbox, extra=extra)
     admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
 
-    abandoned = services.start_attempt(student, activity)
+    abandoned = attempts.start_attempt(student, activity)
     for active, inactive in [(40, 0), (30, 5), (20, 0)]:
-        services.add_time(abandoned, active_seconds=active, inactive_seconds=inactive)
+        attempts.add_time(abandoned, active_seconds=active, inactive_seconds=inactive)
     # The first window (75 s) is out; 20 s wait for a window that never fills.
 
-    finished = services.start_attempt(student, activity)
-    services.add_time(finished, active_seconds=25)
-    services.complete_attempt(finished, total_questions=10, correct_questions=10, active_seconds=15, inactive_seconds=3)
+    finished = attempts.start_attempt(student, activity)
+    attempts.add_time(finished, active_seconds=25)
+    attempts.complete_attempt(finished, total_questions=10, correct_questions=10, active_seconds=15, inactive_seconds=3)
     result = Result.objects.get(attempt=finished)
-    services.correct_result(result, user=admin, reason="two answers were miscounted", correct_questions=Decimal(7))
-    services.correct_result(result, user=admin, reason="credit for the written part", xp=Decimal("9.5"))
+    corrections.correct_result(result, user=admin, reason="two answers were miscounted", correct_questions=Decimal(7))
+    corrections.correct_result(result, user=admin, reason="credit for the written part", xp=Decimal("9.5"))
 
     # A minute later the sweeper finds the abandoned attempt idle and flushes its last 20 s.
     Attempt.objects.filter(pk=abandoned.pk).update(updated_at=timezone.now() - timedelta(seconds=WINDOW + 1))

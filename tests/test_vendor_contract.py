@@ -36,7 +36,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from timeback_progress import delivery, services
+from timeback_progress import delivery
+from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Activity, Delivery, Result
 from timeback_progress.sandbox import validation
 from timeback_progress.timeback import caliper, gradebook
@@ -150,7 +151,7 @@ def make_student(**kw):
 
 
 def _complete(student, activity, total, correct, *, active=300, inactive=30):
-    return services.record_attempt(
+    return attempts.record_attempt(
         student, activity, total_questions=total, correct_questions=correct, active_seconds=active,
         inactive_seconds=inactive,
     )
@@ -203,9 +204,9 @@ def build_reattempts(settings):
     for correct in (10, 9, 10, 10):  # attempts 1..4: 1.25x, 0.5x, 0.25x, 0
         numbers.append(_complete(student, activity, 10, correct).number)
     # Attempt 5 reported time before it completed (a window), then more with the completion.
-    attempt = services.start_attempt(student, activity)
-    services.add_time(attempt, active_seconds=45, inactive_seconds=15)
-    services.complete_attempt(attempt, total_questions=10, correct_questions=8, active_seconds=30)
+    attempt = attempts.start_attempt(student, activity)
+    attempts.add_time(attempt, active_seconds=45, inactive_seconds=15)
+    attempts.complete_attempt(attempt, total_questions=10, correct_questions=8, active_seconds=30)
     numbers.append(attempt.number)
     assert numbers == [1, 2, 3, 4, 5]
 
@@ -215,10 +216,10 @@ def build_correction(settings):
     student, user = make_student(), _corrector()
     attempt = _complete(student, make_activity(course, expected_xp=Decimal(10)), 10, 10)  # 12.5 XP
     result = Result.objects.get(attempt=attempt)
-    services.correct_result(result, user=user, reason="regraded", correct_questions=7)  # down to 0
-    services.correct_result(result, user=user, reason="regraded", correct_questions=Decimal("9.5"))  # up to 10
-    services.correct_result(result, user=user, reason="override", xp=3)  # down to 3
-    services.correct_result(result, user=user, reason="manual", score=50, score_status="partially graded")
+    corrections.correct_result(result, user=user, reason="regraded", correct_questions=7)  # down to 0
+    corrections.correct_result(result, user=user, reason="regraded", correct_questions=Decimal("9.5"))  # up to 10
+    corrections.correct_result(result, user=user, reason="override", xp=3)  # down to 3
+    corrections.correct_result(result, user=user, reason="manual", score=50, score_status="partially graded")
     # Saving a changed attempt re-derives it the same way.
     other = _complete(student, make_activity(course, expected_xp=Decimal(8)), 10, 8)  # 8 XP
     other.refresh_from_db()
@@ -235,10 +236,10 @@ def _time_window(settings, seconds=60):
 def build_unfinished(settings):
     """Time reported for an attempt never completed: TimeSpentEvents as windows fill."""
     _time_window(settings)
-    attempt = services.start_attempt(make_student(), make_activity(make_course(subject="Writing")))
-    services.add_time(attempt, active_seconds=45, inactive_seconds=15)
-    services.add_time(attempt, active_seconds=60)
-    services.add_time(attempt, active_seconds=10)  # may wait for its window
+    attempt = attempts.start_attempt(make_student(), make_activity(make_course(subject="Writing")))
+    attempts.add_time(attempt, active_seconds=45, inactive_seconds=15)
+    attempts.add_time(attempt, active_seconds=60)
+    attempts.add_time(attempt, active_seconds=10)  # may wait for its window
     attempt.refresh_from_db()
     assert not attempt.is_completed
 
@@ -251,14 +252,14 @@ def build_time_at_cap(settings):
     beyond it in one window.
     """
     _time_window(settings)
-    cap = services.MAX_SECONDS_PER_CALL
+    cap = attempts.MAX_SECONDS_PER_CALL
     student, activity = make_student(), make_activity(make_course(subject="Vocabulary"))
-    open_attempt = services.start_attempt(student, activity)
-    services.add_time(open_attempt, active_seconds=30)
-    services.add_time(open_attempt, active_seconds=cap)
-    completed = services.start_attempt(student, activity)
-    services.add_time(completed, inactive_seconds=20)
-    services.complete_attempt(completed, total_questions=10, correct_questions=9, inactive_seconds=cap)
+    open_attempt = attempts.start_attempt(student, activity)
+    attempts.add_time(open_attempt, active_seconds=30)
+    attempts.add_time(open_attempt, active_seconds=cap)
+    completed = attempts.start_attempt(student, activity)
+    attempts.add_time(completed, inactive_seconds=20)
+    attempts.complete_attempt(completed, total_questions=10, correct_questions=9, inactive_seconds=cap)
 
 
 def build_process(settings):
@@ -290,8 +291,8 @@ def build_retired(settings):
 def build_large(settings):
     course = make_course(subject="Other")
     activity = make_activity(course, expected_xp=Decimal("999999.99"), masterable_units=3)
-    _complete(make_student(), activity, 1000, 1000, active=services.MAX_SECONDS_PER_CALL,
-              inactive=services.MAX_SECONDS_PER_CALL)
+    _complete(make_student(), activity, 1000, 1000, active=attempts.MAX_SECONDS_PER_CALL,
+              inactive=attempts.MAX_SECONDS_PER_CALL)
 
 
 ALL_BUT_CORRECTION = ("ActivityEvent", "TimeSpentEvent", "assessmentLineItem", "assessmentResult")
@@ -385,8 +386,8 @@ def test_scenarios_cover_the_edge_cases(settings):
     unfinished = payloads("unfinished", settings)["TimeSpentEvent"]
     assert len(unfinished) >= 2 and sum(metrics(e)["active"] for e in unfinished) >= 105
     at_cap = payloads("time-at-cap", settings)["TimeSpentEvent"]
-    assert sum(metrics(e)["active"] for e in at_cap) == 30 + services.MAX_SECONDS_PER_CALL
-    assert sum(metrics(e)["inactive"] for e in at_cap) == 20 + services.MAX_SECONDS_PER_CALL
+    assert sum(metrics(e)["active"] for e in at_cap) == 30 + attempts.MAX_SECONDS_PER_CALL
+    assert sum(metrics(e)["inactive"] for e in at_cap) == 20 + attempts.MAX_SECONDS_PER_CALL
 
 
 # -- malformed payloads: single changes to an app-built one ------------------------

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts
 from timeback_progress.models import Delivery, Result
 from timeback_progress.sandbox import validation
 from timeback_progress.timeback import caliper, gradebook
@@ -49,7 +49,7 @@ def example(example_settings):
 
 def _complete(example, correct):
     student, activity = example
-    attempt = services.record_attempt(
+    attempt = attempts.record_attempt(
         student, activity, total_questions=10, correct_questions=correct, active_seconds=240, inactive_seconds=60,
         completed_at=WHEN,
     )

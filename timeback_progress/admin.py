@@ -1,7 +1,7 @@
 """Django admin for the mirror, corrections and sync health.
 
 Gradebook rows (attempts, results, progress) are read-only here: every change
-goes through ``services`` (a correction, a recalculation) so the rules, the
+goes through ``gradebook`` (a correction, a recalculation) so the rules, the
 aggregates, the audit trail and the outbox never disagree. Pages read the
 precomputed ``StudentProgress``/``DailyProgress`` rows, so their query count
 does not grow with the number of students or attempts.
@@ -27,7 +27,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from . import delivery, export, replay, services
+from . import delivery, export, replay
+from .gradebook import corrections, derivation
 from . import xp as xp_rules
 from .conf import app_settings
 from .forms import ResultCorrectionForm
@@ -309,7 +310,7 @@ class ActivityAdmin(IdentityLockMixin, admin.ModelAdmin):
     autocomplete_fields = ["course"]
 
 
-# -- gradebook (read-only; changed through services) ------------------------------
+# -- gradebook (read-only; changed through gradebook) ------------------------------
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -348,7 +349,7 @@ class AttemptAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Recalculate XP for selected attempts"), permissions=["recalculate"])
     def recalculate_xp(self, request, queryset):
-        count = services.recalculate_attempts(queryset)
+        count = derivation.recalculate_attempts(queryset)
         self.message_user(
             request, ngettext("Recalculated %d completed attempt.", "Recalculated %d completed attempts.", count) % count,
             messages.SUCCESS,
@@ -422,14 +423,14 @@ class ResultAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
     def correct_view(self, request, object_id):
-        """Correct a result with a reason (``services.correct_result``); 403 without the permission."""
+        """Correct a result with a reason (``gradebook.corrections.correct_result``); 403 without the permission."""
         result = get_object_or_404(self.get_queryset(request).select_related("attempt__student"), pk=object_id)
         if not self.has_correct_permission(request, result):
             raise PermissionDenied
         form = ResultCorrectionForm(request.POST or None, result=result)
         if request.method == "POST" and form.is_valid():
             try:
-                correction = services.correct_result(
+                correction = corrections.correct_result(
                     result, user=request.user, reason=form.cleaned_data["reason"], **form.changes()
                 )
             except ValidationError as error:

@@ -107,3 +107,32 @@ def _check_subject_map(mapping):
     if not problems:
         return []
     return [Error(f"{SETTINGS_NAME}['SUBJECT_MAP'] is wrong: {'; '.join(problems)}.", hint=hint, id="timeback_progress.E007")]
+
+
+# Backends the app runs on: SQLite (the embedded default) and PostgreSQL. Others
+# lack what the outbox and the gradebook rely on (partial unique constraints,
+# SELECT ... FOR UPDATE OF, ON CONFLICT upserts).
+SUPPORTED_DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+@register(Tags.compatibility)
+def check_database(app_configs=None, **kwargs):
+    """E009: the database the app writes to (``router.db_for_write``) is a supported backend.
+
+    Reads the backend's vendor name only: no connection is opened.
+    """
+    from django.db import connections, router
+
+    from .models import Attempt
+
+    alias = router.db_for_write(Attempt) or "default"
+    vendor = connections[alias].vendor
+    if vendor in SUPPORTED_DATABASES:
+        return []
+    return [
+        Error(
+            f"timeback_progress does not support the {vendor!r} database backend (database {alias!r}).",
+            hint=f"Route the app's models to a {' or '.join(SUPPORTED_DATABASES.values())} database.",
+            id="timeback_progress.E009",
+        )
+    ]

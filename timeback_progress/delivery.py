@@ -1,6 +1,6 @@
 """The sync outbox: rows written with the data they describe, delivered later.
 
-Write side (``enqueue_*``, ``rows_for_attempts``): called by ``services``
+Write side (``enqueue_*``, ``rows_for_attempts``): called by ``gradebook``
 inside their transactions. Caliper events are snapshotted when enqueued: a sent
 event can never change, so a correction is a new event. Line items and results
 are built when sent, from the current database state, so a re-sync always PUTs
@@ -25,7 +25,6 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import sql
 from .conf import app_settings
 from .models import Activity, Attempt, Delivery
 from .timeback import caliper, errors, gradebook
@@ -57,7 +56,7 @@ def write(rows, *, resync=()):
     a row that waits in a long backoff (it gets a fresh start).
     """
     if rows:
-        sql.insert_rows(rows, ignore_conflicts=True)
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
         if resync:
             Delivery.objects.filter(key__in=list(resync), status__in=WAITING).update(
                 next_attempt_at=timezone.now(), attempts=0, updated_at=timezone.now()
@@ -110,7 +109,7 @@ def time_rows(attempt, *, at=None, threshold=0):
 def enqueue_time(attempt, *, force=False):
     """Announce the unsent time of an open attempt once a window is full (or now, with ``force``).
 
-    The caller holds the attempt's row lock (``services.add_time``), so the
+    The caller holds the attempt's row lock (``gradebook.attempts.add_time``), so the
     seconds read are the seconds written.
     """
     rows = time_rows(attempt, threshold=0 if force else app_settings.TIME_FLUSH_SECONDS)
@@ -175,10 +174,10 @@ def enqueue_line_item(activity):
 
 
 def rows_for_attempts(changes):
-    """Outbox rows for what ``services.apply_attempt`` derived (not yet written).
+    """Outbox rows for what ``gradebook.derivation`` derived (not yet written).
 
     ``changes`` is a list of ``(attempt, result, state, xp_before)`` where state
-    is what ``services.sync_results`` did to the result. A newly
+    is what ``gradebook.results.sync_results`` did to the result. A newly
     completed attempt sends its line item (once per activity), its result, its
     ActivityEvent and a TimeSpentEvent for unreported time. A re-derived one
     re-sends its result and, when its XP moved, an ActivityEvent carrying the

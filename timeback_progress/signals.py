@@ -1,25 +1,28 @@
-"""Thin receivers: they hand completed attempts to ``services`` and edited
-activities to the outbox."""
+"""Thin receivers, and the domain signals host projects connect to.
+
+The app's own operations (``gradebook.attempts``, corrections) derive and
+sync what they write themselves. These receivers cover the writes the app
+did not make: an ``Attempt`` saved from the admin, a shell or host code is
+derived and synced the same way; an edited activity re-sends its line item.
+"""
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import delivery, services
+from . import delivery
+from .gradebook import derivation
+from .gradebook.signals import attempt_completed, result_corrected, unit_mastered, xp_awarded
 from .models import Activity, Attempt
+
+__all__ = ["attempt_completed", "result_corrected", "unit_mastered", "xp_awarded"]
 
 
 @receiver(post_save, sender=Attempt, dispatch_uid="timeback_progress.attempt_saved")
-def attempt_saved(sender, instance, raw=False, update_fields=None, **kwargs):
-    # Fixtures (raw) load derived rows themselves; writes of derived fields only
-    # (services' own bookkeeping) change no inputs.
-    if raw:
+def attempt_saved(sender, instance, raw=False, update_fields=None, using=None, **kwargs):
+    # Fixtures (raw) load derived rows themselves; a save of derived fields only changes no input.
+    if raw or (update_fields is not None and set(update_fields) <= derivation.DERIVED_ATTEMPT_FIELDS):
         return
-    if not instance.is_completed:
-        services.time_saved(instance)  # time of an open attempt reaches Timeback too
-        return
-    if update_fields is not None and set(update_fields) <= services.DERIVED_ATTEMPT_FIELDS:
-        return
-    services.apply_attempt(instance)
+    derivation.on_attempt_saved(instance, using=using)
 
 
 @receiver(post_save, sender=Activity, dispatch_uid="timeback_progress.activity_saved")

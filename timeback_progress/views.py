@@ -1,7 +1,7 @@
 """Teacher dashboards (server-rendered): course list, course overview, student
 drill-down and the overview's CSV export.
 
-The class pages read the aggregates ``services`` maintains (StudentProgress,
+The class pages read the aggregates ``gradebook`` maintains (StudentProgress,
 DailyProgress) and never scan attempts, so a page costs the same handful of
 queries at 10 students or 10,000. Who may see what is decided in
 ``permissions`` and nowhere else.
@@ -37,7 +37,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from . import permissions, services
+from . import permissions
+from .gradebook import derivation
 from .conf import app_settings
 from .export import streaming_csv_response
 from .models import Attempt, Course, DailyProgress, Enrollment, Student, StudentProgress
@@ -572,7 +573,7 @@ def explain(attempt):
     if attempt.xp_override is not None:
         return f"Set to {attempt.xp_override} XP by an admin correction."
     try:
-        return getattr(services.evaluate(attempt), "reason", "")
+        return getattr(derivation.evaluate(attempt), "reason", "")
     except ValueError as exc:  # inputs the rules refuse; say so rather than crash the page
         return f"Could not be evaluated: {exc}"
 

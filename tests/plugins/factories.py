@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts
 from timeback_progress.models import Activity, Course, Enrollment, Student
 
 _seq = itertools.count(1)
@@ -48,7 +48,7 @@ def enroll(course, *, student=None, user=None, role=None):
 
 
 def complete(student, activity, total=10, correct=8, active=300, inactive=0, **kw):
-    return services.record_attempt(
+    return attempts.record_attempt(
         student, activity, total_questions=total, correct_questions=correct, active_seconds=active, inactive_seconds=inactive, **kw
     )
 

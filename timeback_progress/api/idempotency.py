@@ -27,7 +27,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from .. import sql
+from ..gradebook.locking import db_for_write
 from ..models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -72,7 +72,7 @@ def _replay(record, digest, request):
 
 
 def _lookup(request, key):
-    return sql.idempotency_record(request.user.pk, key)  # plain SQL: the ORM's compile cost more than the query
+    return IdempotencyRecord.objects.using(db_for_write()).filter(user_id=request.user.pk, key=key).first()
 
 
 def run(request, perform, *, lookup_first=True):
@@ -84,19 +84,20 @@ def run(request, perform, *, lookup_first=True):
     successful request before it writes or sends a signal (see above).
     """
     key = get_key(request)
+    using = db_for_write()  # the gradebook's database: the record commits with the write
     if key is None:
-        with transaction.atomic():
+        with transaction.atomic(using=using):
             code, data = perform()
         return Response(data, status=code)
     digest = request_hash(request)
     if lookup_first and (record := _lookup(request, key)) is not None:
         return _replay(record, digest, request)
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=using):
             code, data = perform()
             body = json.loads(JSONRenderer().render(data))
-            # Plain INSERT (sql.insert_rows): a concurrent twin's row still raises IntegrityError.
-            sql.insert_rows([IdempotencyRecord(
+            # A concurrent twin's record collides here (IntegrityError) and rolls this one back.
+            IdempotencyRecord.objects.using(using).create(**dict(
                 user=request.user,
                 key=key,
                 method=request.method,
@@ -104,7 +105,7 @@ def run(request, perform, *, lookup_first=True):
                 request_hash=digest,
                 response_status=code,
                 response_body=body,
-            )])
+            ))
     except Exception:
         # Rolled back. A concurrent twin of a request that succeeded lands
         # here (its record collided with the stored one, or its work did), as

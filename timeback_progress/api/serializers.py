@@ -13,11 +13,11 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from .. import services
+from ..gradebook import attempts
 from ..conf import app_settings
 from ..models import ResultCorrection, ScoreStatus
 
-MAX_SECONDS = services.MAX_SECONDS_PER_CALL
+MAX_SECONDS = attempts.MAX_SECONDS_PER_CALL
 CLOCK_SKEW = timedelta(minutes=5)
 
 

@@ -1,4 +1,4 @@
-"""API views: thin adapters from HTTP to ``services`` (writes) and the
+"""API views: thin adapters from HTTP to ``gradebook`` (writes) and the
 precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 
@@ -13,11 +13,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import services, sql
+from ..gradebook import attempts, corrections
+from ..gradebook.locking import db_for_write, lock_attempt
 from .. import xp as xp_rules
 from ..views import class_rows
 from ..conf import app_settings
-from ..models import Activity, Course, Result, ResultCorrection, Student
+from ..models import Activity, Attempt, Course, Result, ResultCorrection, Student
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
@@ -30,7 +31,7 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-# services.AttemptError.code -> the HTTP error the API answers with.
+# attempts.AttemptError.code -> the HTTP error the API answers with.
 DOMAIN_ERRORS = {
     "inactive": exceptions.NotFound,
     "completed": Conflict,
@@ -42,7 +43,7 @@ DOMAIN_ERRORS = {
 def call_service(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except services.AttemptError as exc:
+    except attempts.AttemptError as exc:
         raise DOMAIN_ERRORS.get(exc.code, exceptions.ValidationError)(str(exc), code=exc.code) from None
 
 
@@ -110,12 +111,17 @@ def active_activity(activity_id):
     return activity
 
 
-def get_attempt(pk, allowed, *, lock=False, chain=False):
+def get_attempt(pk, allowed, *, lock=False):
     """The attempt ``pk`` if ``allowed(attempt)``, else 404 (others' attempts do not exist).
 
-    ``lock`` takes the row lock the service needs, in this one query.
+    ``lock`` takes the row locks the operation needs (``locking.lock_attempt``), in this one query.
     """
-    attempt = sql.attempt_for_write(pk, lock=lock, chain=chain) if pk <= MAX_PK else None
+    if pk > MAX_PK:
+        attempt = None
+    elif lock:
+        attempt = lock_attempt(pk, using=db_for_write())
+    else:
+        attempt = Attempt.objects.select_related("student", "activity__course").filter(pk=pk).first()
     if attempt is None or not allowed(attempt):
         raise exceptions.NotFound("No such attempt.")
     return attempt
@@ -129,16 +135,16 @@ class StartAttemptView(WriteView):
         def perform():
             student = writable_student(request.user, data["studentSourcedId"])
             activity = active_activity(data["activityId"])
-            attempt = call_service(services.start_attempt, student, activity)
+            attempt = call_service(attempts.start_attempt, student, activity)
             return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
 
         return idempotency.run(request, perform)
 
 
 class AttemptWriteView(WriteView):
-    def attempt(self, pk, *, lock=False, chain=False):
+    def attempt(self, pk, *, lock=False):
         allowed = lambda a: permissions.may_write_for(self.request.user, a.student)  # noqa: E731
-        return get_attempt(pk, allowed, lock=lock, chain=chain)
+        return get_attempt(pk, allowed, lock=lock)
 
 
 class AttemptTimeView(AttemptWriteView):
@@ -148,7 +154,7 @@ class AttemptTimeView(AttemptWriteView):
 
         def perform():
             attempt = call_service(
-                services.add_time,
+                attempts.add_time,
                 self.attempt(pk, lock=True),  # permissions and the service's row lock in one query
                 active_seconds=data["activeSeconds"],
                 inactive_seconds=data["inactiveSeconds"],
@@ -165,8 +171,8 @@ class AttemptCompleteView(AttemptWriteView):
         kwargs = self.validated(serializers.CompleteSerializer).service_kwargs()
 
         def perform():
-            attempt = self.attempt(pk, lock=True, chain=True)  # completing re-evaluates the chain
-            attempt = call_service(services.complete_attempt, attempt, locked=True, **kwargs)
+            attempt = self.attempt(pk, lock=True)
+            attempt = call_service(attempts.complete_attempt, attempt, locked=True, **kwargs)
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 
         # A retry is refused as "already completed" under the row lock before
@@ -182,7 +188,7 @@ class RecordAttemptView(WriteView):
         def perform():
             student = writable_student(request.user, data["studentSourcedId"])
             activity = active_activity(data["activityId"])
-            attempt = call_service(services.record_attempt, student, activity, **serializers.record_kwargs(data))
+            attempt = call_service(attempts.record_attempt, student, activity, **serializers.record_kwargs(data))
             return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
 
         return idempotency.run(request, perform)
@@ -207,7 +213,7 @@ class RecordBatchView(WriteView):
             results = []
             for index, (item, student, activity) in enumerate(pairs):
                 try:
-                    attempt = call_service(services.record_attempt, student, activity, **serializers.record_kwargs(item))
+                    attempt = call_service(attempts.record_attempt, student, activity, **serializers.record_kwargs(item))
                 except exceptions.APIException as exc:
                     exc.detail = {"items": {str(index): exc.detail}}
                     raise
@@ -367,7 +373,7 @@ class MayCorrectResults(permissions.IsActiveUser):
 
 
 class AttemptCorrectionsView(WriteView):
-    """Correct a completed attempt's result (``services.correct_result``), or list its corrections.
+    """Correct a completed attempt's result (``corrections.correct_result``), or list its corrections.
 
     The API twin of the admin's correction form: the result and the attempt's
     figures are re-derived, an audit row is written, the result is re-queued
@@ -421,7 +427,7 @@ class AttemptCorrectionsView(WriteView):
                     {api_settings.NON_FIELD_ERRORS_KEY: ["Nothing changed: every value given is the current one."]}
                 )
             try:
-                correction = services.correct_result(result, user=request.user, reason=data["reason"], **changes)
+                correction = corrections.correct_result(result, user=request.user, reason=data["reason"], **changes)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(serializers.correction_errors(error)) from None
             attempt.refresh_from_db()

@@ -11,11 +11,11 @@ from .base import ID_NAMESPACE, ScoreStatus, Status, TimestampedModel
 from .gradebook import Attempt, Result, ResultCorrection
 from .idempotency import IdempotencyRecord
 from .outbox import Delivery
-from .progress import DailyProgress, StudentProgress
+from .progress import ActivityProgress, DailyProgress, StudentProgress
 from .roster import Activity, Course, Enrollment, RosterClass, Student, SyncState
 
 __all__ = [
-    "ID_NAMESPACE", "Activity", "Attempt", "Course", "DailyProgress", "Delivery", "Enrollment",
+    "ID_NAMESPACE", "Activity", "ActivityProgress", "Attempt", "Course", "DailyProgress", "Delivery", "Enrollment",
     "IdempotencyRecord", "Result", "ResultCorrection", "RosterClass", "ScoreStatus", "Status",
     "Student", "StudentProgress", "SyncState", "TimestampedModel",
 ]

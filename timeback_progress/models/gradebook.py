@@ -19,12 +19,12 @@ from .roster import Activity, Course, Student
 
 
 class Attempt(TimestampedModel):
-    """One student's try at an activity. Completing it awards XP (see services)."""
+    """One student's try at an activity. Completing it awards XP (see gradebook.attempts)."""
 
     # What a TimeSpentEvent marks as announced, and the sync counters in all.
     TIME_REPORT_FIELDS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent")
     SYNC_COUNTERS = (*TIME_REPORT_FIELDS, "xp_corrections_sent")
-    # Computed by services.apply_attempt (never typed in), and the sync counters.
+    # Computed by gradebook.derivation (never typed in), and the sync counters.
     DERIVED_FIELDS = ("accuracy", "multiplier", "xp_earned", "mastered_units", *SYNC_COUNTERS)
 
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attempts")
@@ -43,7 +43,7 @@ class Attempt(TimestampedModel):
     )
     active_seconds = models.PositiveIntegerField(default=0)
     inactive_seconds = models.PositiveIntegerField(default=0)
-    # Computed on completion (services.apply_attempt); never typed in.
+    # Computed on completion (gradebook.derivation); never typed in.
     accuracy = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, editable=False)
     multiplier = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True, editable=False)
     xp_earned = models.DecimalField(max_digits=9, decimal_places=2, default=0, editable=False)
@@ -103,7 +103,7 @@ class Attempt(TimestampedModel):
             and kwargs.get("update_fields") is None
             and not kwargs.get("force_insert")
         ):
-            # Derived figures and sync counters are written only by services and
+            # Derived figures and sync counters are written only by gradebook and
             # delivery, under the row lock: saving an instance loaded earlier must
             # not roll them back (that would announce the same seconds or XP
             # difference twice). Deferred fields stay unsaved, as Django does.
@@ -114,12 +114,17 @@ class Attempt(TimestampedModel):
         if self.activity_id and not self.course_id:
             self.course_id = Activity.objects.values_list("course_id", flat=True).get(pk=self.activity_id)
         if not self.number:
-            last = (
-                Attempt.objects.filter(student_id=self.student_id, activity_id=self.activity_id)
-                .aggregate(m=models.Max("number"))["m"]
-            )
-            self.number = (last or 0) + 1
+            self.number = self.next_number(kwargs.get("using"))
         super().save(*args, **kwargs)
+
+    def next_number(self, using=None):
+        """The number the student's next attempt at the activity gets (1 for the first)."""
+        last = (
+            Attempt.objects.db_manager(using)
+            .filter(student_id=self.student_id, activity_id=self.activity_id)
+            .aggregate(m=models.Max("number"))["m"]
+        )
+        return (last or 0) + 1
 
     def natural_id(self):
         """Stable across databases: the basis of the deterministic UUIDv5 ids."""

@@ -1,14 +1,20 @@
-"""Per-student aggregates derived from attempts, so pages never scan attempts."""
+"""Per-student aggregates derived from attempts, so pages never scan attempts.
+
+``ActivityProgress`` (one row per student and activity) is what makes a
+completion cost the same whatever the student's history: the next attempt
+is judged against it (mastered already? is this the newest attempt?), and
+``StudentProgress`` is the sum of a student's rows in a course.
+"""
 
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .roster import Course, Student
+from .roster import Activity, Course, Student
 
 
 class StudentProgress(models.Model):
-    """Per student and course aggregates, recomputed from attempts by services."""
+    """Per student and course aggregates, kept by ``gradebook.progress``."""
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="progress")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="progress")
@@ -27,6 +33,7 @@ class StudentProgress(models.Model):
         default=0, help_text=_("Latest consecutive completed attempts below 80% accuracy.")
     )
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -56,3 +63,42 @@ class DailyProgress(models.Model):
         constraints = [models.UniqueConstraint(fields=["student", "course", "day"], name="tbp_daily_unique")]
         # Covers the class chart (sum of xp per day of a course) without touching the table.
         indexes = [models.Index(fields=["course", "day", "xp"], name="tbp_daily_course_day_xp")]
+
+
+class ActivityProgress(models.Model):
+    """One student's figures at one activity, kept by ``gradebook.progress``.
+
+    The sums add up to the student's ``StudentProgress`` in the course;
+    ``last_completed_number`` and ``mastered_units`` tell a new completion
+    what the earlier attempts did without reading them.
+    """
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="activity_progress")
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="student_progress")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="activity_progress")
+    xp_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    attempts_count = models.PositiveIntegerField(default=0)
+    completed_count = models.PositiveIntegerField(default=0)
+    total_questions = models.PositiveIntegerField(default=0)
+    correct_questions = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    mastered_units = models.PositiveIntegerField(default=0)
+    active_seconds = models.PositiveBigIntegerField(default=0)
+    inactive_seconds = models.PositiveBigIntegerField(default=0)
+    best_accuracy = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text=_("Best accuracy of a completed attempt with questions, percent."),
+    )
+    last_completed_number = models.PositiveIntegerField(
+        default=0, help_text=_("Highest attempt number completed (0: none yet).")
+    )
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "activity progress"
+        constraints = [models.UniqueConstraint(fields=["student", "activity"], name="tbp_activity_progress_unique")]
+        indexes = [models.Index(fields=["student", "course"], name="tbp_activity_progress_course")]
+
+    def __str__(self):
+        return f"{self.student} at {self.activity}"

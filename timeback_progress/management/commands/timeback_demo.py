@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from timeback_progress import services
+from timeback_progress.gradebook import attempts
 from timeback_progress.models import Activity, Attempt, Course, Enrollment, Student
 
 COURSES = [
@@ -127,7 +127,7 @@ class Command(BaseCommand):
                     share = min(1.0, max(0.0, rng.gauss(skill, 0.12)))
                     correct = Decimal(round(total * share * 2) / 2)  # half points happen
                     active = int(float(activity.expected_xp) * 60 * rng.uniform(0.6, 1.6))
-                    services.record_attempt(
+                    attempts.record_attempt(
                         student, activity, started_at=started,
                         total_questions=total, correct_questions=min(correct, total),
                         active_seconds=active, inactive_seconds=int(active * rng.uniform(0, 0.3)),

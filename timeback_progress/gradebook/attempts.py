@@ -1,0 +1,166 @@
+"""The attempt lifecycle: start, report time, complete, record.
+
+Each operation takes the locks every writer takes (``locking``), writes the
+attempt with a QuerySet ``update``/``bulk_create`` (no ``post_save``: the
+derivation is called here, with what the operation knows), derives what
+follows (``derivation``), adds its figures to the progress rows
+(``progress.apply``) and writes the outbox rows, in one transaction on the
+router's write database. A refusal raises ``AttemptError`` and writes nothing.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import delivery
+from .. import xp as xp_rules
+from ..models import Attempt
+from ..timeback import caliper
+from . import derivation, progress
+from .locking import db_for_write, lock_attempt, lock_student
+
+TIME_REPORT_FIELDS = Attempt.TIME_REPORT_FIELDS
+MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
+
+
+class AttemptError(Exception):
+    """A domain rule refused the operation; ``code`` says which."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+def start_attempt(student, activity, *, started_at=None):
+    """Create the next attempt of ``student`` at ``activity`` (numbers never collide)."""
+    if not student.is_active or not activity.is_active:
+        raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+    using = db_for_write()
+    with transaction.atomic(using=using, savepoint=False):
+        lock_student(student.pk, using=using)  # serialises this student's numbers and figures
+        attempt = _create(student, activity, started_at, using)
+        summary = progress.summary_for(student.pk, activity.pk, using=using)
+        progress.apply(
+            progress.Change(attempts_count=1, started_at=attempt.started_at),
+            student_id=student.pk, activity_id=activity.pk, course_id=activity.course_id, summary=summary, using=using,
+        )
+    return attempt
+
+
+def _create(student, activity, started_at, using):
+    attempt = Attempt(
+        student=student, activity=activity, course_id=activity.course_id, started_at=started_at or timezone.now()
+    )
+    attempt.number = attempt.next_number(using)
+    Attempt.objects.using(using).bulk_create([attempt])  # no post_save: progress is added by the caller
+    return attempt
+
+
+def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
+    """Add seconds to an open attempt. Additive, so it is safe to call every few seconds.
+
+    ``locked=True``: the caller loaded ``attempt`` with ``locking.lock_attempt``
+    in its open transaction (the API does, to check permissions in the same query).
+    """
+    _check_seconds(active_seconds, inactive_seconds)
+    using = db_for_write(attempt)
+    # A refusal leaves the block normally, having written nothing, and is raised outside.
+    with transaction.atomic(using=using, savepoint=False):
+        current = attempt if locked else lock_attempt(attempt.pk, using=using)
+        if current is None:
+            raise Attempt.DoesNotExist("Attempt matching query does not exist.")
+        if not current.is_completed:
+            _add_time(attempt, current, active_seconds, inactive_seconds, using)
+    if current.is_completed:
+        raise AttemptError("This attempt is already completed.", "completed")
+    return attempt
+
+
+def _add_time(attempt, current, active_seconds, inactive_seconds, using):
+    # Under the row lock ``current`` holds the stored seconds: add in Python, write once.
+    current.active_seconds += active_seconds
+    current.inactive_seconds += inactive_seconds
+    current.updated_at = timezone.now()
+    Attempt.objects.using(using).filter(pk=current.pk).update(
+        active_seconds=current.active_seconds, inactive_seconds=current.inactive_seconds, updated_at=current.updated_at
+    )
+    progress.add_time(current, active_seconds, inactive_seconds, using=using)
+    delivery.enqueue_time(current)
+    for name in ("active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS):
+        setattr(attempt, name, getattr(current, name))
+
+
+def complete_attempt(
+    attempt, *, total_questions, correct_questions, active_seconds=0, inactive_seconds=0, completed_at=None,
+    locked=False,
+):
+    """Complete an open attempt: XP, mastery, result, progress and outbox rows, in one transaction.
+
+    ``locked=True``: the caller loaded ``attempt`` with ``locking.lock_attempt``
+    in its open transaction (the API does, to check permissions in the same query).
+    """
+    _check_questions(total_questions, correct_questions)
+    _check_seconds(active_seconds, inactive_seconds)
+    using = db_for_write(attempt)
+    with transaction.atomic(using=using, savepoint=False):
+        current = attempt if locked else lock_attempt(attempt.pk, using=using)
+        if current is None:
+            raise Attempt.DoesNotExist("Attempt matching query does not exist.")
+        refused = current.is_completed  # raised outside the block: see add_time
+        if not refused:
+            change = progress.Change(active_seconds=active_seconds, inactive_seconds=inactive_seconds)
+            _complete(current, change, total_questions, correct_questions, completed_at, using)
+    if refused:
+        raise AttemptError("This attempt is already completed; start a new attempt instead.", "completed")
+    return current
+
+
+def _complete(attempt, change, total_questions, correct_questions, completed_at, using):
+    attempt.total_questions = total_questions
+    attempt.correct_questions = xp_rules.quantize(correct_questions)  # as stored: XP is computed on it
+    attempt.active_seconds += change.active_seconds
+    attempt.inactive_seconds += change.inactive_seconds
+    attempt.completed_at = completed_at or timezone.now()
+    summary = progress.summary_for(attempt.student_id, attempt.activity_id, using=using)
+    if summary is None or attempt.number > summary.last_completed_number:
+        derivation.complete_new(attempt, summary, using=using, change=change)
+    else:  # an older attempt completed after a newer one: mastery may move, re-evaluate the chain
+        derivation.write_attempt(attempt, derivation.COMPLETION_FIELDS, using=using)
+        derivation.rederive_chain(attempt.student_id, attempt.activity_id, using=using, include=attempt.pk)
+        attempt.refresh_from_db(using=using, fields=[*derivation.DERIVED, "updated_at"])
+
+
+def record_attempt(student, activity, *, started_at=None, **completion):
+    """Create and complete an attempt in one step (server-side apps, backfills)."""
+    _check_questions(completion.get("total_questions"), completion.get("correct_questions"))
+    active, inactive = completion.pop("active_seconds", 0), completion.pop("inactive_seconds", 0)
+    _check_seconds(active, inactive)
+    if not student.is_active or not activity.is_active:
+        raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+    using = db_for_write()
+    with transaction.atomic(using=using, savepoint=False):
+        lock_student(student.pk, using=using)
+        attempt = _create(student, activity, started_at, using)
+        attempt.student, attempt.activity = student, activity
+        # One Change for both steps: the progress rows are written once.
+        change = progress.Change(
+            attempts_count=1, started_at=attempt.started_at, active_seconds=active, inactive_seconds=inactive
+        )
+        _complete(attempt, change, completion["total_questions"], completion["correct_questions"],
+                  completion.get("completed_at"), using)
+    return attempt
+
+
+def _check_questions(total, correct):
+    if total is None or correct is None:
+        raise AttemptError("Both totalQuestions and correctQuestions are required.", "invalid")
+    correct = xp_rules.to_decimal(correct)
+    if not correct.is_finite() or total < 0 or correct < 0:
+        raise AttemptError("Question counts must be finite and not negative.", "invalid")
+    if correct > total:
+        raise AttemptError("correctQuestions cannot exceed totalQuestions.", "invalid")
+
+
+def _check_seconds(*values):
+    for value in values:
+        if value < 0 or value > MAX_SECONDS_PER_CALL:
+            raise AttemptError(f"Seconds must be between 0 and {MAX_SECONDS_PER_CALL}.", "invalid")

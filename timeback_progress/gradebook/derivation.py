@@ -1,0 +1,186 @@
+"""The XP derivation: from a completed attempt's inputs to its XP, mastery, result and outbox rows.
+
+Two entrances, one derivation:
+
+* the app's own operations (``attempts.complete_attempt``, corrections,
+  recalculation) call it directly with what they know;
+* ``on_attempt_saved`` (the ``post_save`` receiver) covers an attempt saved
+  anywhere else (the admin, a shell, host code): it reloads the attempt under
+  the lock and takes the same path.
+
+A completion beyond the end of the student's chain at the activity (the
+common case) is judged against the activity's progress row: constant work.
+Anything that changes history (an earlier attempt edited, corrected, or
+completed late) re-evaluates the whole chain, since mastery counts once per
+student and depends on which attempt passed first. Rows are recomputed from
+the attempts, never incremented by guesswork, so repeated saves are idempotent.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import delivery
+from .. import xp as xp_rules
+from ..models import Attempt, Result
+from . import progress, results
+from .locking import lock_attempt, lock_student
+from .policy import get_policy
+from .signals import attempt_completed, send_on_commit, unit_mastered, xp_awarded
+
+# Attempt fields the derivation writes (never typed in), and with updated_at.
+DERIVED = Attempt.DERIVED_FIELDS
+DERIVED_ATTEMPT_FIELDS = frozenset({*DERIVED, "updated_at"})
+# The inputs completing writes.
+COMPLETION_FIELDS = ("total_questions", "correct_questions", "active_seconds", "inactive_seconds", "completed_at")
+
+
+def evaluate(attempt, policy=None):
+    """Run the XP policy on one completed attempt's inputs."""
+    policy = policy or get_policy()
+    return policy(
+        attempt.activity.expected_xp,
+        attempt.total_questions or 0,
+        attempt.correct_questions or 0,
+        attempt.number,
+        passive=not attempt.activity.is_graded,
+    )
+
+
+def derive(attempt, *, mastered_before, policy=None):
+    """``(accuracy, multiplier, xp_earned, mastered_units)`` of one completed attempt; overrides win."""
+    outcome = evaluate(attempt, policy)
+    passed = getattr(outcome, "passed", outcome.multiplier > 0)
+    mastered = xp_rules.mastered_units(passed, attempt.activity.masterable_units, mastered_before)
+    if attempt.mastered_units_override is not None:
+        mastered = attempt.mastered_units_override
+    earned = attempt.xp_override if attempt.xp_override is not None else outcome.xp
+    return outcome.accuracy, outcome.multiplier, xp_rules.quantize(earned), mastered
+
+
+def write_attempt(attempt, names, *, using):
+    """One UPDATE of ``names`` from the instance (a QuerySet update: no post_save, the derivation is here)."""
+    attempt.updated_at = timezone.now()
+    Attempt.objects.using(using).filter(pk=attempt.pk).update(
+        **{name: getattr(attempt, name) for name in (*names, "updated_at")}
+    )
+
+
+def complete_new(attempt, summary, *, using, change=None, inputs_saved=False):
+    """Derive a first completion at the end of the student's chain at the activity.
+
+    ``attempt`` is locked with its student, its inputs set; ``summary`` is the
+    student's ActivityProgress row there (or None). ``change``: what the
+    caller's operation adds to progress (``progress.Change``); without one
+    (the receiver, which cannot know what else the save changed) the
+    progress rows are rebuilt. Returns the attempt's new Result.
+    """
+    mastered_before = summary is not None and summary.mastered_units > 0
+    attempt.accuracy, attempt.multiplier, attempt.xp_earned, attempt.mastered_units = derive(
+        attempt, mastered_before=mastered_before
+    )
+    result = results.create_result(attempt, using=using)
+    rows, resync = delivery.rows_for_attempts([(attempt, result, "created", 0)])  # marks time as reported
+    write_attempt(attempt, DERIVED if inputs_saved else (*COMPLETION_FIELDS, *DERIVED), using=using)
+    delivery.write(rows, resync=resync)
+    if change is None:
+        progress.rebuild(attempt.student_id, attempt.activity_id, attempt.course_id, using=using)
+    else:
+        change.completed = attempt
+        progress.apply(change, student_id=attempt.student_id, activity_id=attempt.activity_id,
+                       course_id=attempt.course_id, summary=summary, using=using)
+    send_on_commit(attempt_completed, using=using, sender=Attempt, attempt=attempt, result=result)
+    _announce(attempt, xp_before=0, mastered_before=0, using=using)
+    return result
+
+
+def rederive_chain(student_id, activity_id, *, using, include=None):
+    """Re-evaluate the student's completed attempts at the activity, in attempt order.
+
+    Re-sends what moved (results, XP differences) and rebuilds the progress
+    rows. ``include``: the pk of an attempt just edited, handled as changed
+    even if its figures did not move (its result or time may have).
+    Returns ``{attempt pk: result}`` of the attempts handled as changed.
+    """
+    chain = list(
+        Attempt.objects.using(using)
+        .select_related("student", "activity__course")
+        .filter(student_id=student_id, activity_id=activity_id, completed_at__isnull=False)
+        .order_by("number")
+    )
+    policy = get_policy()
+    mastered_before, changed, before = False, [], {}
+    for item in chain:
+        new = derive(item, mastered_before=mastered_before, policy=policy)
+        mastered_before = mastered_before or new[3] > 0
+        old = (item.accuracy, item.multiplier, item.xp_earned, item.mastered_units)
+        if old != new or item.pk == include:
+            before[item.pk] = old
+            item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new
+            changed.append(item)
+    synced = results.sync_results(changed, using=using) if changed else {}
+    rows, resync = delivery.rows_for_attempts([(item, *synced[item.pk], before[item.pk][2]) for item in changed])
+    if changed:  # derived figures, and the time reports rows_for_attempts marked
+        now = timezone.now()
+        for item in changed:
+            item.updated_at = now
+        Attempt.objects.using(using).bulk_update(changed, [*DERIVED, "updated_at"])
+    delivery.write(rows, resync=resync)
+    if chain:
+        progress.rebuild(student_id, activity_id, chain[0].course_id, using=using)
+    for item in changed:
+        _announce(item, xp_before=before[item.pk][2], mastered_before=before[item.pk][3], using=using)
+    return {item.pk: synced[item.pk][0] for item in changed}
+
+
+def _announce(attempt, *, xp_before, mastered_before, using):
+    if attempt.xp_earned != xp_before:
+        send_on_commit(xp_awarded, using=using, sender=Attempt, attempt=attempt, xp=attempt.xp_earned,
+                       delta=attempt.xp_earned - xp_before)
+    if attempt.mastered_units > 0 and not mastered_before:
+        send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=attempt, units=attempt.mastered_units)
+
+
+def on_attempt_saved(instance, *, using):
+    """An attempt was saved outside the app's operations: derive and sync it the same way.
+
+    A newly completed attempt at the end of the chain takes the completion's
+    own path; an edit of anything else re-evaluates the chain. Progress rows
+    are rebuilt either way (a plain save may also have changed time or dates).
+    """
+    with transaction.atomic(using=using, savepoint=False):
+        locked = lock_attempt(instance.pk, using=using)
+        if locked is None:  # deleted meanwhile
+            return
+        if not locked.is_completed:
+            # Its seconds go out like the API's time reports (once a window is full).
+            if delivery.enqueue_time(locked):
+                for name in Attempt.TIME_REPORT_FIELDS:
+                    setattr(instance, name, getattr(locked, name))
+            progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)
+            return
+        summary = progress.summary_for(locked.student_id, locked.activity_id, using=using)
+        end_of_chain = summary is None or locked.number > summary.last_completed_number
+        if end_of_chain and not Result.objects.using(using).filter(attempt_id=locked.pk).exists():
+            complete_new(locked, summary, using=using, inputs_saved=True)
+        else:
+            rederive_chain(locked.student_id, locked.activity_id, using=using, include=locked.pk)
+            locked.refresh_from_db(using=using, fields=[*DERIVED, "updated_at"])
+    for name in (*DERIVED, "updated_at"):
+        setattr(instance, name, getattr(locked, name))
+
+
+def recalculate_attempts(attempts):
+    """Re-run the rules over completed attempts (after a policy or content change).
+
+    One chain re-evaluation per (student, activity) covers every selected
+    attempt in it. Returns how many selected attempts were re-evaluated.
+    """
+    using = attempts.db
+    chains = {}
+    for student_id, activity_id in attempts.filter(completed_at__isnull=False).values_list("student_id", "activity_id"):
+        chains[(student_id, activity_id)] = chains.get((student_id, activity_id), 0) + 1
+    for student_id, activity_id in chains:
+        with transaction.atomic(using=using):
+            lock_student(student_id, using=using)
+            rederive_chain(student_id, activity_id, using=using)
+    return sum(chains.values())
