@@ -354,7 +354,7 @@ class CorrectionRequestSerializer(serializers.Serializer):
 
 def correction_changes(data, result):
     """``services.correct_result`` keywords for the values that differ from ``result``'s (as the admin form)."""
-    from ..forms import initial_for
+    from ..admin.forms import initial_for
 
     current = initial_for(result)
     return {

@@ -1,4 +1,4 @@
-"""Forms for the admin. Validation here mirrors ``services.correct_result`` so a
+"""The result correction form. Validation here mirrors ``services.correct_result`` so a
 bad correction is a form error before anything is written."""
 
 from decimal import Decimal
@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import ScoreStatus
+from ..models import ScoreStatus
 
 # Form field name -> ``services.correct_result`` keyword.
 CORRECTION_FIELDS = ("score", "score_status", "xp", "total_questions", "correct_questions", "mastered_units")
