@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from tests.plugins.admin import add_attempts, add_students
 from tests.plugins.factories import complete, enroll, make_activity, make_course, make_student
-from timeback_progress.admin import ATTEMPTS_PER_PAGE, REDACTED, redact
-from timeback_progress.forms import ResultCorrectionForm
+from timeback_progress.admin.display import REDACTED, redact
+from timeback_progress.admin.forms import ResultCorrectionForm
+from timeback_progress.admin.roster import ATTEMPTS_PER_PAGE
 from timeback_progress.models import Attempt, Delivery, Result, ResultCorrection, StudentProgress
 
 pytestmark = pytest.mark.django_db

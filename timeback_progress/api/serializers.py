@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from ..gradebook import attempts
+from ..gradebook import attempts, corrections
 from ..conf import app_settings
 from ..models import ResultCorrection, ScoreStatus
 
@@ -280,7 +280,7 @@ class CourseStudentsFilterSerializer(serializers.Serializer):
 
 # -- result corrections ---------------------------------------------------------
 
-# Body field -> ``services.correct_result`` keyword.
+# Body field -> ``corrections.correct_result`` keyword.
 CORRECTION_FIELDS = {
     "score": "score",
     "scoreStatus": "score_status",
@@ -346,26 +346,17 @@ class CorrectionRequestSerializer(serializers.Serializer):
     def validate(self, attrs):
         if not attrs.keys() & CORRECTION_FIELDS.keys():
             raise serializers.ValidationError(f"Give at least one of {', '.join(CORRECTION_FIELDS)}.")
-        total, correct = attrs.get("totalQuestions"), attrs.get("correctQuestions")
-        if total is not None and correct is not None and correct > total:
-            raise serializers.ValidationError({"correctQuestions": ["Cannot exceed totalQuestions."]})
-        return attrs
+        return attrs  # the rules that need the attempt: corrections.check, via correction_errors
 
 
 def correction_changes(data, result):
-    """``services.correct_result`` keywords for the values that differ from ``result``'s (as the admin form)."""
-    from ..forms import initial_for
-
-    current = initial_for(result)
-    return {
-        keyword: data[field]
-        for field, keyword in CORRECTION_FIELDS.items()
-        if field in data and data[field] != current[keyword]
-    }
+    """``corrections.correct_result`` keywords for the values that differ from ``result``'s (as the admin form)."""
+    values = {keyword: data[field] for field, keyword in CORRECTION_FIELDS.items() if field in data}
+    return corrections.changed_values(values, result)
 
 
 def correction_errors(error):
-    """A Django ``ValidationError`` from ``services.correct_result`` as DRF field errors (camelCase)."""
+    """A Django ``ValidationError`` from ``corrections.correct_result`` as DRF field errors (camelCase)."""
     fields = {keyword: field for field, keyword in CORRECTION_FIELDS.items()}
     fields["reason"] = "reason"
     if not hasattr(error, "error_dict"):

@@ -3,6 +3,8 @@
 from django import template
 from django.template.loader import render_to_string
 
+from ..outbox.health import sync_health
+
 register = template.Library()
 
 _SHOWN = "timeback_progress.sync_health_shown"
@@ -22,8 +24,6 @@ def timeback_sync_health(context):
     if not request.user.has_perm("timeback_progress.view_delivery"):
         return ""
     context.render_context[_SHOWN] = True
-    from ..admin import sync_health
-
     return render_to_string(
         "admin/timeback_progress/sync_health.html", {"health": sync_health(), "request": request}
     )

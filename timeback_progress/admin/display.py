@@ -1,0 +1,50 @@
+"""Small display helpers for admin pages: secrets masked, JSON pretty-printed,
+audit diffs, minutes."""
+
+import json
+
+from django.utils.html import format_html
+
+from ..conf import app_settings
+
+REDACTED = "********"
+SENSITIVE_KEY_PARTS = ("secret", "password", "token", "authorization", "api_key", "apikey")
+
+
+# -- secrets never reach a page -------------------------------------------------
+
+
+def redact(value):
+    """``value`` with secret-looking keys masked and the configured client secret removed.
+
+    Payloads hold no secret by construction; this is the second line of defence
+    for error texts and anything a future payload might carry.
+    """
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if any(p in str(k).lower() for p in SENSITIVE_KEY_PARTS) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        secret = app_settings.CLIENT_SECRET
+        return value.replace(secret, REDACTED) if secret else value
+    return value
+
+
+def pretty_json(value):
+    return format_html("<pre class=\"tbp-json\">{}</pre>", json.dumps(redact(value), indent=2, sort_keys=True, default=str))
+
+
+def diff(before, after):
+    """``(key, before, after)`` for each value an audit row shows changing."""
+    return [
+        (key, before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def minutes(seconds):
+    return f"{(seconds or 0) / 60:.0f}"

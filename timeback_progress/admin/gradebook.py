@@ -1,0 +1,191 @@
+"""Admin for the gradebook: attempts, results (with the correction view), the
+correction audit trail and progress rows.
+
+All read-only: every change goes through ``gradebook`` (a correction, a
+recalculation) so the rules, the aggregates, the audit trail and the outbox
+never disagree.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _, ngettext
+
+from .. import delivery
+from ..gradebook import corrections, derivation
+from ..models import Attempt, Result, ResultCorrection, StudentProgress
+from .base import AdminMedia, ReadOnlyAdmin, app_perm
+from .display import diff, minutes, pretty_json
+from .forms import ResultCorrectionForm
+
+
+@admin.register(Attempt)
+class AttemptAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__", "student", "activity", "number", "started_at", "completed_at", "accuracy", "xp_earned",
+        "mastered_units", "is_overridden",
+    ]
+    list_filter = [("completed_at", admin.EmptyFieldListFilter), "course"]
+    list_select_related = ["student", "activity"]
+    search_fields = ["student__sourced_id", "student__email", "activity__activity_id", "activity__name"]
+    actions = ["recalculate_xp"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("student", "activity", "course")
+
+    @admin.display(description=_("override"), boolean=True)
+    def is_overridden(self, obj):
+        return obj.xp_override is not None or obj.mastered_units_override is not None
+
+    def has_recalculate_permission(self, request):
+        return app_perm(request, "change_attempt")
+
+    @admin.action(description=_("Recalculate XP for selected attempts"), permissions=["recalculate"])
+    def recalculate_xp(self, request, queryset):
+        count = derivation.recalculate_attempts(queryset)
+        self.message_user(
+            request, ngettext("Recalculated %d completed attempt.", "Recalculated %d completed attempts.", count) % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Result)
+class ResultAdmin(ReadOnlyAdmin):
+    list_display = ["sourced_id", "student", "activity", "score", "score_status", "xp", "is_corrected", "score_date"]
+    list_filter = ["score_status", "is_corrected", "status"]
+    list_select_related = ["student", "attempt__activity"]
+    search_fields = ["sourced_id", "student__sourced_id", "student__email", "line_item_sourced_id"]
+    fields = [
+        "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "score_status", "score_date",
+        "status", "is_corrected", "metadata_pretty", "created_at", "updated_at",
+    ]
+    readonly_fields = fields
+    actions = ["resync"]
+    change_form_template = "admin/timeback_progress/result/change_form.html"
+
+    class Media(AdminMedia):
+        pass
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("student", "attempt__activity")
+
+    @admin.display(description=_("activity"), ordering="attempt__activity__name")
+    def activity(self, obj):
+        return obj.attempt.activity
+
+    @admin.display(description=_("metadata"))
+    def metadata_pretty(self, obj):
+        return pretty_json(obj.metadata)
+
+    def has_correct_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj) and app_perm(request, "correct_result")
+
+    def has_resync_permission(self, request):
+        return app_perm(request, "change_result")
+
+    @admin.action(description=_("Re-sync selected results to Timeback"), permissions=["resync"])
+    def resync(self, request, queryset):
+        results = list(queryset)
+        with transaction.atomic():
+            for result in results:
+                delivery.enqueue_result(result)
+        self.message_user(
+            request,
+            ngettext("Queued %d result for re-sync.", "Queued %d results for re-sync.", len(results)) % len(results),
+            messages.SUCCESS,
+        )
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<int:object_id>/correct/",
+                self.admin_site.admin_view(self.correct_view),
+                name="%s_%s_correct" % info,
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        corrections = []
+        if str(object_id).isdigit():
+            corrections = list(ResultCorrection.objects.filter(result_id=object_id).select_related("corrected_by"))
+        for correction in corrections:
+            correction.diff = diff(correction.before, correction.after)
+        context = {"corrections": corrections, "can_correct": self.has_correct_permission(request)}
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
+
+    def correct_view(self, request, object_id):
+        """Correct a result with a reason (``gradebook.corrections.correct_result``); 403 without the permission."""
+        result = get_object_or_404(self.get_queryset(request).select_related("attempt__student"), pk=object_id)
+        if not self.has_correct_permission(request, result):
+            raise PermissionDenied
+        form = ResultCorrectionForm(request.POST or None, result=result)
+        if request.method == "POST" and form.is_valid():
+            try:
+                correction = corrections.correct_result(
+                    result, user=request.user, reason=form.cleaned_data["reason"], **form.changes()
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                self.log_change(request, result, f"Corrected: {correction.reason}")
+                self.message_user(request, _("The result was corrected and queued for re-sync."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:timeback_progress_result_change", args=[result.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Correct result %s") % result,
+            "opts": self.opts,
+            "original": result,
+            "form": form,
+            "media": self.media + form.media,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/timeback_progress/result/correct.html", context)
+
+
+@admin.register(ResultCorrection)
+class ResultCorrectionAdmin(ReadOnlyAdmin):
+    """The audit trail: nobody (not even a superuser) edits or deletes it here."""
+
+    list_display = ["created_at", "result", "corrected_by", "short_reason"]
+    list_select_related = ["result", "corrected_by"]
+    search_fields = ["result__sourced_id", "reason", "corrected_by__username"]
+    fields = ["result", "corrected_by", "created_at", "reason", "before_pretty", "after_pretty"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    class Media(AdminMedia):
+        pass
+
+    @admin.display(description=_("reason"))
+    def short_reason(self, obj):
+        return obj.reason if len(obj.reason) <= 80 else obj.reason[:79] + "…"
+
+    @admin.display(description=_("before"))
+    def before_pretty(self, obj):
+        return pretty_json(obj.before)
+
+    @admin.display(description=_("after"))
+    def after_pretty(self, obj):
+        return pretty_json(obj.after)
+
+
+@admin.register(StudentProgress)
+class StudentProgressAdmin(ReadOnlyAdmin):
+    list_display = [
+        "student", "course", "xp_total", "accuracy", "mastered_units", "completed_count", "active_minutes",
+        "failed_streak", "last_activity_at",
+    ]
+    list_filter = ["course"]
+    list_select_related = ["student", "course"]
+    search_fields = ["student__sourced_id", "student__email", "student__family_name", "course__title"]
+
+    @admin.display(description=_("active minutes"), ordering="active_seconds")
+    def active_minutes(self, obj):
+        return minutes(obj.active_seconds)
+

@@ -1,0 +1,1 @@
+"""The outbox: what Timeback must hear, written with the data, then delivered."""
