@@ -27,7 +27,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from . import delivery, export, replay, services
+from . import export, services
 from . import xp as xp_rules
 from .conf import app_settings
 from .forms import ResultCorrectionForm
@@ -36,6 +36,7 @@ from .models import (
     Activity, Attempt, Course, DailyProgress, Delivery, Enrollment, Result, ResultCorrection, Student,
     StudentProgress, SyncState,
 )
+from .outbox import replay, writing
 
 ATTEMPTS_PER_PAGE = 25
 CHART_DAYS = 365
@@ -394,7 +395,7 @@ class ResultAdmin(ReadOnlyAdmin):
         results = list(queryset)
         with transaction.atomic():
             for result in results:
-                delivery.enqueue_result(result)
+                writing.enqueue_result(result)
         self.message_user(
             request,
             ngettext("Queued %d result for re-sync.", "Queued %d results for re-sync.", len(results)) % len(results),

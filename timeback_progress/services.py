@@ -123,9 +123,9 @@ def _add_time(attempt, locked, active_seconds, inactive_seconds):
     for name in (*TIME_FIELDS, *TIME_REPORT_FIELDS):
         setattr(attempt, name, getattr(locked, name))
     recompute_progress(attempt.student_id, attempt.course_id, daily=False)  # charts count completed attempts only
-    from . import delivery
+    from .outbox import writing
 
-    delivery.enqueue_time(attempt)
+    writing.enqueue_time(attempt)
 
 
 def time_saved(attempt):
@@ -136,11 +136,11 @@ def time_saved(attempt):
     """
     if not attempt.active_seconds > attempt.reported_active_seconds and not attempt.inactive_seconds > attempt.reported_inactive_seconds:
         return
-    from . import delivery
+    from .outbox import writing
 
     with transaction.atomic(savepoint=False):
         locked = sql.attempt_for_write(attempt.pk, lock=True)  # the locks every writer takes, in order
-        if locked is not None and not locked.is_completed and delivery.enqueue_time(locked):
+        if locked is not None and not locked.is_completed and writing.enqueue_time(locked):
             for name in TIME_REPORT_FIELDS:
                 setattr(attempt, name, getattr(locked, name))
 
@@ -221,7 +221,7 @@ def apply_attempt(attempt):
     attempts (never incrementing) makes repeated saves and edits idempotent.
     Returns the attempt's Result.
     """
-    from . import delivery  # delivery builds on the results made here; import late
+    from .outbox import writing  # the outbox builds on the results made here; import late
 
     with transaction.atomic(savepoint=False):
         if not attempt.__dict__.pop("_student_locked", False):
@@ -259,9 +259,9 @@ def apply_attempt(attempt):
                 changed.append(item)
         results = sync_results(changed)
         changes = [(item, *results[item.pk], xp_before[item.pk]) for item in changed]
-        rows, resync = delivery.rows_for_attempts(changes)  # may mark time as reported on the attempts
+        rows, resync = writing.rows_for_attempts(changes)  # may mark time as reported on the attempts
         _save_derived(changed)
-        delivery.write(rows, resync=resync)
+        writing.write(rows, resync=resync)
         first_completion = results[attempt.pk][1] == "created" and len(changed) == 1
         recompute_progress(
             attempt.student_id, attempt.course_id, day=attempt.completed_at if first_completion else None
@@ -494,9 +494,9 @@ def correct_result(result, *, user, reason, **changes):
         attempt.save()  # the receiver re-derives the result and progress, and re-syncs it
         result.refresh_from_db()
         if "score" in changes or "score_status" in changes:
-            from . import delivery
+            from .outbox import writing
 
-            delivery.enqueue_result(result)  # score fields are not derived, so the receiver saw no change
+            writing.enqueue_result(result)  # score fields are not derived, so the receiver saw no change
         correction = ResultCorrection.objects.create(
             result=result, corrected_by=user, reason=reason.strip(), before=before, after=snapshot(result)
         )

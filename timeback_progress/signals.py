@@ -4,8 +4,9 @@ activities to the outbox."""
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import delivery, services
+from . import services
 from .models import Activity, Attempt
+from .outbox import writing
 
 
 @receiver(post_save, sender=Attempt, dispatch_uid="timeback_progress.attempt_saved")
@@ -26,4 +27,4 @@ def attempt_saved(sender, instance, raw=False, update_fields=None, **kwargs):
 def activity_saved(sender, instance, raw=False, created=False, **kwargs):
     # An edited title or status must reach the line item Timeback already has.
     if not raw and not created:
-        delivery.enqueue_line_item(instance)
+        writing.enqueue_line_item(instance)
