@@ -8,7 +8,7 @@ process with a fixed latency per request, then measures in one run:
 
 - naive: what Timeback's code samples do, one POST per event (and one PUT per
   result), one request at a time, on a sample of the backlog;
-- pipeline: ``delivery.deliver_due()`` as one django-q2 worker runs it.
+- pipeline: ``outbox.sending.deliver_due()`` as one django-q2 worker runs it.
 
 Prints events/s for both and the ratio, and peak memory. ``--memory-backlog``
 also shows that peak memory stays flat as the pending backlog grows.
@@ -152,7 +152,7 @@ def pipeline(override_settings):
     """Time ``deliver_due`` on the whole backlog, then on the events alone (the naive sender's work)."""
     from django.utils import timezone
 
-    from timeback_progress import delivery
+    from timeback_progress.outbox import sending
     from timeback_progress.models import Delivery
 
     events = Delivery.objects.filter(kind="caliper_event").count()
@@ -161,17 +161,17 @@ def pipeline(override_settings):
         if os.environ.get("BENCH_PROFILE"):
             import cProfile
 
-            cProfile.runctx("delivery.deliver_due()", globals(), {"delivery": delivery}, os.environ["BENCH_PROFILE"])
+            cProfile.runctx("sending.deliver_due()", globals(), {"sending": sending}, os.environ["BENCH_PROFILE"])
             Delivery.objects.update(status="pending")
         started = time.perf_counter()
-        summary = delivery.deliver_due()  # timed without tracemalloc, which slows Python down
+        summary = sending.deliver_due()  # timed without tracemalloc, which slows Python down
         end_to_end = time.perf_counter() - started
         assert summary.dead == 0 and summary.retrying == 0, summary.as_dict()
         assert not Delivery.objects.exclude(status="sent").exists()
         # The same events again (the sandbox answers duplicates like new ones).
         Delivery.objects.filter(kind="caliper_event").update(status="pending", next_attempt_at=timezone.now())
         started = time.perf_counter()
-        events_summary = delivery.deliver_due()
+        events_summary = sending.deliver_due()
         events_only = time.perf_counter() - started
     return {
         "events": events, "items": items, "end_to_end": end_to_end, "events_only": events_only,
@@ -193,7 +193,7 @@ def _settings():
 
 def memory(backlogs, override_settings):
     """Peak memory of delivering 2,000 rows from a backlog of each size (fake payloads, sandbox accepts)."""
-    from timeback_progress import delivery
+    from timeback_progress.outbox import sending
     from timeback_progress.models import Delivery
 
     template = Delivery.objects.filter(kind="caliper_event").first().payload
@@ -210,7 +210,7 @@ def memory(backlogs, override_settings):
         Delivery.objects.bulk_create(batch)
         with override_settings(TIMEBACK_PROGRESS={**_settings(), "SYNC_ENABLED": True}):
             tracemalloc.start()
-            delivery.deliver_due(limit=2000)
+            sending.deliver_due(limit=2000)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         out.append((size, peak))

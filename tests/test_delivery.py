@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from timeback_progress import delivery
 from timeback_progress.gradebook import corrections
 from timeback_progress.models import Delivery, Result
+from timeback_progress.outbox import sending, writing
 from tests.plugins.factories import complete, make_activity, make_student
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def make_attempts(course, n=6, activities=2):
 def test_disabled_sync_sends_nothing(sandbox, settings, course):
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": False}
     make_attempts(course, 2)
-    assert delivery.deliver_due().handled == 0
+    assert sending.deliver_due().handled == 0
     assert Delivery.objects.filter(status="pending").count() == Delivery.objects.count() > 0
     assert sandbox.state.snapshot_stats()["received"] == 0
     with pytest.raises(CommandError, match="disabled"):
@@ -43,7 +43,7 @@ def live(sandbox, settings):
 
 def test_everything_reaches_timeback(live, course):
     make_attempts(course, 6)
-    summary = delivery.deliver_due()
+    summary = sending.deliver_due()
     assert summary.dead == 0 and summary.retrying == 0
     assert set(live.state.events) == expected_ids()
     assert set(live.state.results) == set(Result.objects.values_list("sourced_id", flat=True))
@@ -57,15 +57,15 @@ def test_everything_reaches_timeback(live, course):
 def test_batches_events_into_envelopes(live, course, settings):
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "BATCH_SIZE": 5}
     make_attempts(course, 10)
-    delivery.deliver_due()
+    sending.deliver_due()
     sizes = [e["events"] for e in live.state.envelopes]
     assert sum(sizes) == 20 and max(sizes) == 5
 
 
 def test_a_second_run_sends_nothing_again(live, course):
     make_attempts(course, 3)
-    delivery.deliver_due()
-    assert delivery.deliver_due().handled == 0
+    sending.deliver_due()
+    assert sending.deliver_due().handled == 0
     assert live.state.snapshot_stats()["duplicates"] == 0
     assert live.state.snapshot_stats()["events_stored"] == 6
 
@@ -73,12 +73,12 @@ def test_a_second_run_sends_nothing_again(live, course):
 def test_retriable_failures_back_off_then_land(live, course):
     make_attempts(course, 4)
     live.state.faults.update({"queue": [{"status": 503}, {"status": 503}, {"status": 503}], "retry_after": 0})
-    first = delivery.deliver_due()
+    first = sending.deliver_due()
     assert first.retrying > 0 and first.dead == 0
     retrying = Delivery.objects.filter(status="retrying")
     assert all(r.attempts == 1 and "503" in r.last_error for r in retrying)
     Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
-    delivery.deliver_due()
+    sending.deliver_due()
     assert set(live.state.events) == expected_ids()
     assert not Delivery.objects.exclude(status="sent").exists()
 
@@ -86,7 +86,7 @@ def test_retriable_failures_back_off_then_land(live, course):
 def test_retry_after_is_honoured(live, course):
     make_attempts(course, 1)
     live.state.faults.update({"queue": [{"status": 429, "retry_after": 120, "endpoint": "caliper"}]})
-    delivery.deliver_due()
+    sending.deliver_due()
     rows = Delivery.objects.filter(kind="caliper_event")
     assert rows and all(r.status == "retrying" for r in rows)
     assert all(r.next_attempt_at >= timezone.now() + timedelta(seconds=110) for r in rows)
@@ -97,7 +97,7 @@ def test_one_bad_event_never_blocks_its_batch(live, course):
     bad = Delivery.objects.filter(kind="caliper_event").first()
     bad.payload["actor"].pop("email")
     bad.save()
-    summary = delivery.deliver_due()
+    summary = sending.deliver_due()
     bad.refresh_from_db()
     assert bad.status == "dead" and "email" in bad.last_error
     assert summary.dead == 1
@@ -110,7 +110,7 @@ def test_max_attempts_then_dead_and_replay(live, course, settings):
     make_attempts(course, 1)
     live.state.faults.update({"fail_rate": 1.0})
     for _ in range(4):  # the result waits on its line item until that one is dead
-        delivery.deliver_due()
+        sending.deliver_due()
         Delivery.objects.filter(status__in=["retrying", "pending"]).update(next_attempt_at=timezone.now())
     assert Delivery.objects.filter(status="dead").count() == Delivery.objects.count()
     assert "gave up after 2 attempts" in Delivery.objects.first().last_error
@@ -132,29 +132,29 @@ def test_results_wait_for_their_line_item(live, course):
     line_item.status = "retrying"
     line_item.next_attempt_at = timezone.now() + timedelta(hours=1)
     line_item.save()
-    summary = delivery.deliver_due()
+    summary = sending.deliver_due()
     assert summary.deferred == 2 and not live.state.results
     Delivery.objects.filter(kind="line_item").update(next_attempt_at=timezone.now())
     Delivery.objects.filter(status="pending").update(next_attempt_at=timezone.now())
-    delivery.deliver_due()
+    sending.deliver_due()
     assert len(live.state.results) == 2
 
 
 def test_expired_lease_is_reclaimed(live, course):
     make_attempts(course, 1)
-    rows = delivery.claim(100)  # a worker claims, then dies
-    assert rows and delivery.deliver_due().handled == 0
+    rows = sending.claim(100)  # a worker claims, then dies
+    assert rows and sending.deliver_due().handled == 0
     Delivery.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
-    assert delivery.deliver_due().sent == len(rows)
+    assert sending.deliver_due().sent == len(rows)
 
 
 def test_correction_resends_result_and_xp_difference(live, course, django_user_model):
     activity = make_activity(course)
     attempt = complete(make_student(), activity, total=10, correct=8)
-    delivery.deliver_due()
+    sending.deliver_due()
     result = Result.objects.get(attempt=attempt)
     corrections.correct_result(result, user=django_user_model.objects.create(username="a"), reason="typo", correct_questions=10)
-    delivery.deliver_due()
+    sending.deliver_due()
     assert live.state.results[result.sourced_id]["metadata"]["xp"] == 12.5
     xp = sorted(
         i["value"] for e in live.state.events.values() if e["type"] == "ActivityEvent"
@@ -167,13 +167,13 @@ def test_resync_while_sending_is_not_lost(live, course):
     activity = make_activity(course)
     attempt = complete(make_student(), activity)
     result = Result.objects.get(attempt=attempt)
-    rows = delivery.claim(100)
-    delivery.enqueue_result(result)  # a correction lands while the first send is in flight
+    rows = sending.claim(100)
+    writing.enqueue_result(result)  # a correction lands while the first send is in flight
     assert Delivery.objects.filter(kind="result", status="pending").count() == 1
     from timeback_progress.timeback.client import get_client
 
-    delivery.send_rows(rows, get_client())
-    assert delivery.deliver_due().sent == 1
+    sending.send_rows(rows, get_client())
+    assert sending.deliver_due().sent == 1
     assert Delivery.objects.filter(kind="result", status="sent").count() == 2
 
 
@@ -195,12 +195,12 @@ def test_sender_threads_leave_no_database_connections(live, course, settings):
     for _ in range(3):
         make_attempts(course, 4)
         live.state.expire_tokens()  # every request's first try gets a 401 -> renewal in the threads
-        assert delivery.deliver_due().dead == 0
+        assert sending.deliver_due().dead == 0
     assert backends() <= before + 1
 
 
 def test_purge_keeps_recent_and_unsent_rows(course):
-    from timeback_progress import tasks
+    from timeback_progress.outbox import tasks
 
     make_attempts(course, 2)
     old = timezone.now() - timedelta(days=40)
@@ -214,14 +214,76 @@ def test_purge_keeps_recent_and_unsent_rows(course):
 def test_schedules_are_installed_by_migrate(db):
     from django_q.models import Schedule
 
-    from timeback_progress import tasks
+    from timeback_progress.outbox import tasks
 
     names = set(Schedule.objects.values_list("name", flat=True))
     assert {tasks.SWEEP_SCHEDULE_NAME, tasks.PURGE_SCHEDULE_NAME} <= names
 
 
+def test_schedules_and_the_kick_name_tasks_that_exist(db):
+    """django-q2 resolves these strings only in the worker: a wrong one fails there, silently here."""
+    import pydoc
+
+    from django_q.models import Schedule
+
+    from timeback_progress.outbox import kick, tasks
+
+    paths = {kick.DELIVER_TASK, *Schedule.objects.filter(name__startswith="timeback_progress").values_list("func", flat=True)}
+    assert paths == {"timeback_progress.outbox.tasks.deliver_due", "timeback_progress.outbox.tasks.purge_old_rows"}
+    assert {pydoc.locate(path) for path in paths} == {tasks.deliver_due, tasks.purge_old_rows}
+
+
+def test_ensure_schedule_moves_schedules_stored_under_the_old_task_paths(db):
+    from django_q.models import Schedule
+
+    from timeback_progress.outbox import tasks
+
+    Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE_NAME).update(func="timeback_progress.tasks.deliver_due")
+    Schedule.objects.filter(name=tasks.PURGE_SCHEDULE_NAME).update(func="timeback_progress.tasks.purge_old_rows")
+    host = Schedule.objects.create(name="host: extra sweep", func="timeback_progress.tasks.deliver_due", schedule_type=Schedule.HOURLY)
+    tasks.ensure_schedule()
+    assert Schedule.objects.get(name=tasks.SWEEP_SCHEDULE_NAME).func == "timeback_progress.outbox.tasks.deliver_due"
+    assert Schedule.objects.get(name=tasks.PURGE_SCHEDULE_NAME).func == "timeback_progress.outbox.tasks.purge_old_rows"
+    host.refresh_from_db()
+    assert host.func == "timeback_progress.outbox.tasks.deliver_due" and host.schedule_type == Schedule.HOURLY
+    assert Schedule.objects.filter(name__startswith="timeback_progress").count() == 2  # updated, not duplicated
+
+
+def test_waiting_and_due_rows(db):
+    now = timezone.now()
+    past, future = now - timedelta(seconds=1), now + timedelta(minutes=5)
+    for key, status, when, lease in [
+        ("pending-due", "pending", past, None),
+        ("pending-later", "pending", future, None),
+        ("retrying-due", "retrying", past, None),
+        ("retrying-later", "retrying", future, None),
+        ("sending-expired", "sending", past, past),
+        ("sending-leased", "sending", past, future),
+        ("sent", "sent", past, None),
+        ("dead", "dead", past, None),
+        ("superseded", "superseded", past, None),
+    ]:
+        Delivery.objects.create(kind="result", key=key, status=status, next_attempt_at=when, leased_until=lease)
+
+    def keys(queryset):
+        return set(queryset.values_list("key", flat=True))
+
+    assert keys(Delivery.objects.waiting()) == {"pending-due", "pending-later", "retrying-due", "retrying-later"}
+    assert keys(Delivery.objects.due(now)) == {"pending-due", "retrying-due", "sending-expired"}
+    assert keys(Delivery.objects.due(now + timedelta(minutes=10))) == {
+        "pending-due", "pending-later", "retrying-due", "retrying-later", "sending-expired", "sending-leased"
+    }
+
+
+def test_the_one_waiting_row_per_key_constraint_names_the_waiting_states():
+    from django.db.models import Q
+
+    (constraint,) = Delivery._meta.constraints
+    assert constraint.condition == Q(status__in=[str(state) for state in Delivery.WAITING])
+
+
 def test_replay_works_in_chunks_and_skips_keys_already_waiting(course):
-    from timeback_progress.replay import replay
+    from timeback_progress.outbox.replay import replay
 
     make_attempts(course, 3)
     Delivery.objects.update(status="dead", attempts=5)
@@ -252,7 +314,7 @@ def test_upserts_land_once_whichever_way_the_server_treats_put(live, course, put
     """New results are created, re-syncs replace them, and results the server lost are re-created."""
     live.state.faults.update({"put_creates": put_creates})
     make_attempts(course, 4)
-    assert delivery.deliver_due().dead == 0
+    assert sending.deliver_due().dead == 0
     results = list(Result.objects.order_by("pk"))
     # A correction re-sends one result (PUT to its sourcedId)...
     admin = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
@@ -260,8 +322,8 @@ def test_upserts_land_once_whichever_way_the_server_treats_put(live, course, put
     # ...and one the server no longer has must come back under the same sourcedId.
     with live.state.lock:
         del live.state.results[results[1].sourced_id]
-    delivery.enqueue_result(results[1])
-    assert delivery.deliver_due().dead == 0
+    writing.enqueue_result(results[1])
+    assert sending.deliver_due().dead == 0
     stored = live.state.results
     assert set(stored) == {r.sourced_id for r in results}  # no second record under another id
     assert stored[results[0].sourced_id]["score"] == 50

@@ -77,10 +77,10 @@ def test_fault_mix_loses_nothing(sandbox_factory, live_sync, cluster_factory, co
     bad.payload["actor"]["email"] = ""
     bad.save()
     cluster_factory(sandbox, extra=FAST_RETRIES)
-    from timeback_progress import tasks
+    from timeback_progress.outbox import kick
 
-    tasks._last_kick[0] = 0
-    transaction.on_commit(tasks.kick)  # no pending transaction: runs now
+    kick._last_kick[0] = 0
+    transaction.on_commit(kick.kick)  # no pending transaction: runs now
     events, results = expected()
     events.discard(bad.key)
     wait_for(lambda: all_arrived(sandbox, events, results), timeout=150, message="delivery under faults")
@@ -97,10 +97,10 @@ def test_worker_killed_mid_batch_then_restarted(sandbox_factory, live_sync, clus
     make_backlog(course, students=30)
     events, results = expected()
     first = cluster_factory(sandbox, extra=extra, name="first")
-    from timeback_progress import tasks
+    from timeback_progress.outbox import kick
 
-    tasks._last_kick[0] = 0
-    tasks.kick()
+    kick._last_kick[0] = 0
+    kick.kick()
     wait_for(lambda: len(sandbox.state.events) >= 10, timeout=60, message=f"first sends\n{first.output()}")
     first.kill()
     in_flight = Delivery.objects.filter(status="sending").count()
@@ -108,8 +108,8 @@ def test_worker_killed_mid_batch_then_restarted(sandbox_factory, live_sync, clus
     assert not all_arrived(sandbox, events, results)
     second = cluster_factory(sandbox, extra=extra, name="second")
     time.sleep(1)
-    tasks._last_kick[0] = 0
-    tasks.kick()  # leased rows come back once their lease (5 s) expires: the task drains until then
+    kick._last_kick[0] = 0
+    kick.kick()  # leased rows come back once their lease (5 s) expires: the task drains until then
     wait_for(lambda: all_arrived(sandbox, events, results), timeout=120, message=f"redelivery\n{second.output()}")
     wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=30, message="all sent")
     stats = report(sandbox)
@@ -120,7 +120,7 @@ def enqueue_tasks_via(redis_url, count):
     """Put deliver_due tasks on the Redis broker from a separate process."""
     code = (
         "from django_q.tasks import async_task\n"
-        f"for _ in range({count}): async_task('timeback_progress.tasks.deliver_due')\n"
+        f"for _ in range({count}): async_task('timeback_progress.outbox.tasks.deliver_due')\n"
     )
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url}
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, timeout=60)

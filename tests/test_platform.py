@@ -14,10 +14,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from timeback_progress import delivery
 from timeback_progress.checks import check_settings
 from timeback_progress.conf import app_settings
 from timeback_progress.models import Delivery, Result
+from timeback_progress.outbox import sending
 from timeback_progress.sandbox import start_sandbox
 from timeback_progress.timeback import errors
 from timeback_progress.timeback.auth import TokenProvider
@@ -219,7 +219,7 @@ def test_the_outbox_delivers_everything_to_learnwith(learnwith, settings, course
     activities = [make_activity(course) for _ in range(2)]
     for i in range(4):
         complete(make_student(), activities[i % 2], total=10, correct=8 + i % 3)
-    summary = delivery.deliver_due()
+    summary = sending.deliver_due()
     assert summary.dead == 0 and summary.retrying == 0
     assert not Delivery.objects.exclude(status="sent").exists()
     state = learnwith.state

@@ -12,10 +12,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from timeback_progress import delivery
 from timeback_progress.gradebook import attempts, corrections, derivation
 from timeback_progress.timeback import caliper
 from timeback_progress.models import Attempt, Delivery
+from timeback_progress.outbox import writing
 
 pytestmark = pytest.mark.django_db
 
@@ -102,23 +102,23 @@ def test_idle_open_attempts_are_flushed_by_the_sweep(student, activity, window):
     attempts.complete_attempt(done, total_questions=2, correct_questions=2, active_seconds=20)
     before = len(time_events())
     # Nothing is idle yet.
-    assert delivery.flush_idle_time() == 0
+    assert writing.flush_idle_time() == 0
     later = timezone.now() + timedelta(seconds=window + 1)
     Attempt.objects.filter(pk=busy.pk).update(updated_at=later)  # still reporting at that time
-    assert delivery.flush_idle_time(now=later) == 1
+    assert writing.flush_idle_time(now=later) == 1
     assert seconds(time_events(abandoned)) == (30, 4)
     assert len(time_events()) == before + 1
-    assert delivery.flush_idle_time(now=later) == 0  # nothing left to send
+    assert writing.flush_idle_time(now=later) == 0  # nothing left to send
     # More time on the abandoned attempt opens a new window with its own id.
     attempts.add_time(abandoned, active_seconds=6)
-    assert delivery.flush_idle_time(now=later + timedelta(seconds=window + 1)) == 2  # busy has gone quiet too
+    assert writing.flush_idle_time(now=later + timedelta(seconds=window + 1)) == 2  # busy has gone quiet too
     events = time_events(abandoned)
     assert seconds(events) == (36, 4) and len({e["id"] for e in events}) == 2
     assert seconds(time_events(busy)) == (10, 0)
 
 
 def test_the_sweeper_task_flushes_idle_time(student, activity, window, django_assert_max_num_queries):
-    from timeback_progress import tasks
+    from timeback_progress.outbox import tasks
 
     attempt = attempts.start_attempt(student, activity)
     attempts.add_time(attempt, active_seconds=12)
@@ -227,7 +227,7 @@ def test_the_idle_flush_is_fenced_against_a_report_in_between(student, activity,
     attempt = attempts.start_attempt(student, activity)
     attempts.add_time(attempt, active_seconds=30)
     later = timezone.now() + timedelta(seconds=window + 1)
-    real_time_rows, reported = delivery.time_rows, []
+    real_time_rows, reported = writing.time_rows, []
 
     def report_in_between(item, **kwargs):
         if not reported:  # the sweeper has read the attempt; a report lands now
@@ -235,8 +235,8 @@ def test_the_idle_flush_is_fenced_against_a_report_in_between(student, activity,
             attempts.add_time(attempt, active_seconds=40)  # 70 unsent: this report flushes window 0
         return real_time_rows(item, **kwargs)
 
-    monkeypatch.setattr(delivery, "time_rows", report_in_between)
-    assert delivery.flush_idle_time(now=later) == 0
+    monkeypatch.setattr(writing, "time_rows", report_in_between)
+    assert writing.flush_idle_time(now=later) == 0
     assert [seconds([e]) for e in time_events()] == [(70, 0)]
 
 
@@ -245,18 +245,18 @@ def test_the_idle_flush_is_dated_by_the_last_report(student, activity, window):
     attempts.add_time(attempt, active_seconds=12)
     reported = timezone.now() - timedelta(hours=3)
     Attempt.objects.filter(pk=attempt.pk).update(updated_at=reported)
-    delivery.flush_idle_time()
+    writing.flush_idle_time()
     (event,) = time_events(attempt)
     assert event["eventTime"] == caliper.isoformat(reported)
 
 
 def test_a_failing_flush_does_not_stop_delivery(db, monkeypatch, caplog):
-    from timeback_progress import tasks
+    from timeback_progress.outbox import tasks
 
     def broken(**kwargs):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(delivery, "flush_idle_time", broken)
+    monkeypatch.setattr(writing, "flush_idle_time", broken)
     assert tasks.deliver_due()["time_flushed"] == 0
     assert "could not flush" in caplog.text
 

@@ -79,7 +79,7 @@ def test_time_and_xp_totals_reach_timeback_exactly(sandbox_factory, settings, cl
     Attempt.objects.filter(pk=abandoned.pk).update(updated_at=timezone.now() - timedelta(seconds=WINDOW + 1))
     from django_q.tasks import async_task
 
-    async_task("timeback_progress.tasks.deliver_due")  # what the one-minute sweeper schedule runs
+    async_task("timeback_progress.outbox.tasks.deliver_due")  # what the one-minute sweeper schedule runs
 
     flushed = Attempt.objects.filter(pk=abandoned.pk, reported_active_seconds=90)
     wait_for(flushed.exists, timeout=60, message=f"the idle flush\n{cluster.output()}")

@@ -36,9 +36,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from timeback_progress import delivery
 from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Activity, Delivery, Result
+from timeback_progress.outbox import keys
 from timeback_progress.sandbox import validation
 from timeback_progress.timeback import caliper, gradebook
 from tests.plugins.factories import make_activity, make_course
@@ -126,7 +126,7 @@ def outbox(*, after=0):
     """
     found = {kind: [] for kind in KINDS}
     completed = set()
-    activities = {delivery.line_item_key(a): a for a in Activity.objects.select_related("course")}
+    activities = {keys.line_item_key(a): a for a in Activity.objects.select_related("course")}
     for row in Delivery.objects.filter(pk__gt=after).select_related("result__student").order_by("pk"):
         if row.kind == Delivery.Kind.CALIPER_EVENT:
             event = row.payload

@@ -14,10 +14,10 @@ class TimebackProgressConfig(AppConfig):
 
 
 def _schedule_after_migrate(app_config, using="default", **kwargs):
-    """Keep the django-q2 sweeper schedule in place after every migrate."""
+    """Keep the django-q2 schedules in place, under the tasks' current paths, after every migrate."""
     from django.apps import apps
 
     if apps.is_installed("django_q"):
-        from .tasks import ensure_schedule
+        from .outbox.tasks import ensure_schedule  # imports models: not before the app registry is ready
 
         ensure_schedule()

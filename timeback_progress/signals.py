@@ -9,10 +9,10 @@ derived and synced the same way; an edited activity re-sends its line item.
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import delivery
 from .gradebook import derivation
 from .gradebook.signals import attempt_completed, result_corrected, unit_mastered, xp_awarded
 from .models import Activity, Attempt
+from .outbox import writing
 
 __all__ = ["attempt_completed", "result_corrected", "unit_mastered", "xp_awarded"]
 
@@ -29,4 +29,4 @@ def attempt_saved(sender, instance, raw=False, update_fields=None, using=None, *
 def activity_saved(sender, instance, raw=False, created=False, **kwargs):
     # An edited title or status must reach the line item Timeback already has.
     if not raw and not created:
-        delivery.enqueue_line_item(instance)
+        writing.enqueue_line_item(instance)

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from .. import delivery
+from ..outbox import writing
 from ..gradebook import corrections, derivation
 from ..models import Attempt, Result, ResultCorrection, StudentProgress
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
@@ -92,7 +92,7 @@ class ResultAdmin(ReadOnlyAdmin):
         results = list(queryset)
         with transaction.atomic():
             for result in results:
-                delivery.enqueue_result(result)
+                writing.enqueue_result(result)
         self.message_user(
             request,
             ngettext("Queued %d result for re-sync.", "Queued %d results for re-sync.", len(results)) % len(results),

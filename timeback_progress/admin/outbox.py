@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from .. import replay
+from ..outbox import replay
 from ..models import Delivery, SyncState
 from ..roster import import_roster_action
 from .base import AdminMedia, ReadOnlyAdmin, app_perm

@@ -11,7 +11,7 @@ router's write database. A refusal raises ``AttemptError`` and writes nothing.
 from django.db import transaction
 from django.utils import timezone
 
-from .. import delivery
+from ..outbox import writing
 from .. import xp as xp_rules
 from ..models import Attempt
 from ..timeback import caliper
@@ -84,7 +84,7 @@ def _add_time(attempt, current, active_seconds, inactive_seconds, using):
         active_seconds=current.active_seconds, inactive_seconds=current.inactive_seconds, updated_at=current.updated_at
     )
     progress.add_time(current, active_seconds, inactive_seconds, using=using)
-    delivery.enqueue_time(current)
+    writing.enqueue_time(current)
     for name in ("active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS):
         setattr(attempt, name, getattr(current, name))
 

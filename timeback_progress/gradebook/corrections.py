@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .. import delivery
+from ..outbox import writing
 from .. import xp as xp_rules
 from ..models import Result, ResultCorrection, ScoreStatus
 from . import derivation
@@ -107,7 +107,7 @@ def correct_result(result, *, user, reason, **changes):
         derivation.rederive_chain(attempt.student_id, attempt.activity_id, using=using, include=attempt.pk)
         result.refresh_from_db(using=using)
         if "score" in changes or "score_status" in changes:
-            delivery.enqueue_result(result)  # score fields are not derived: re-send them
+            writing.enqueue_result(result)  # score fields are not derived: re-send them
         correction = ResultCorrection.objects.using(using).create(
             result=result, corrected_by=user, reason=reason.strip(), before=before, after=snapshot(result)
         )

@@ -19,7 +19,7 @@ the attempts, never incremented by guesswork, so repeated saves are idempotent.
 from django.db import transaction
 from django.utils import timezone
 
-from .. import delivery
+from ..outbox import writing
 from .. import xp as xp_rules
 from ..models import Attempt, Result
 from . import progress, results
@@ -79,9 +79,9 @@ def complete_new(attempt, summary, *, using, change=None, inputs_saved=False):
         attempt, mastered_before=mastered_before
     )
     result = results.create_result(attempt, using=using)
-    rows, resync = delivery.rows_for_attempts([(attempt, result, "created", 0)])  # marks time as reported
+    rows, resync = writing.rows_for_attempts([(attempt, result, "created", 0)])  # marks time as reported
     write_attempt(attempt, DERIVED if inputs_saved else (*COMPLETION_FIELDS, *DERIVED), using=using)
-    delivery.write(rows, resync=resync)
+    writing.write(rows, resync=resync)
     if change is None:
         progress.rebuild(attempt.student_id, attempt.activity_id, attempt.course_id, using=using)
     else:
@@ -118,13 +118,13 @@ def rederive_chain(student_id, activity_id, *, using, include=None):
             item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new
             changed.append(item)
     synced = results.sync_results(changed, using=using) if changed else {}
-    rows, resync = delivery.rows_for_attempts([(item, *synced[item.pk], before[item.pk][2]) for item in changed])
+    rows, resync = writing.rows_for_attempts([(item, *synced[item.pk], before[item.pk][2]) for item in changed])
     if changed:  # derived figures, and the time reports rows_for_attempts marked
         now = timezone.now()
         for item in changed:
             item.updated_at = now
         Attempt.objects.using(using).bulk_update(changed, [*DERIVED, "updated_at"])
-    delivery.write(rows, resync=resync)
+    writing.write(rows, resync=resync)
     if chain:
         progress.rebuild(student_id, activity_id, chain[0].course_id, using=using)
     for item in changed:
@@ -153,7 +153,7 @@ def on_attempt_saved(instance, *, using):
             return
         if not locked.is_completed:
             # Its seconds go out like the API's time reports (once a window is full).
-            if delivery.enqueue_time(locked):
+            if writing.enqueue_time(locked):
                 for name in Attempt.TIME_REPORT_FIELDS:
                     setattr(instance, name, getattr(locked, name))
             progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)

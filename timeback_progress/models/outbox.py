@@ -10,6 +10,26 @@ from .base import TimestampedModel
 from .gradebook import Attempt, Result
 
 
+class DeliveryQuerySet(models.QuerySet):
+    """The outbox's states as queries, named once for every reader and writer."""
+
+    def waiting(self):
+        """Pending or retrying: rows a worker will try (again); at most one per key."""
+        return self.filter(status__in=self.model.WAITING)
+
+    def unsent(self):
+        """Waiting or being sent: what Timeback has not acknowledged yet (sync health)."""
+        return self.filter(status__in=(*self.model.WAITING, self.model.State.SENDING))
+
+    def due(self, now=None):
+        """Rows a worker may claim now: waiting and due, or sending with an expired lease."""
+        now = now or timezone.now()
+        return self.filter(
+            Q(status__in=self.model.WAITING, next_attempt_at__lte=now)
+            | Q(status=self.model.State.SENDING, leased_until__lt=now)
+        )
+
+
 class Delivery(TimestampedModel):
     """One item in the sync outbox: written in the transaction of what it describes."""
 
@@ -25,6 +45,9 @@ class Delivery(TimestampedModel):
         RETRYING = "retrying", _("failed, retrying")
         DEAD = "dead", _("dead")
         SUPERSEDED = "superseded", _("superseded by a newer re-sync")
+
+    # Rows still to be tried: ``Delivery.objects.waiting()``, and the one-per-key constraint below.
+    WAITING = (State.PENDING, State.RETRYING)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(
@@ -42,12 +65,15 @@ class Delivery(TimestampedModel):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    objects = DeliveryQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["id"]
         constraints = [
             # At most one waiting row per key: a re-sync folds into it. A row
             # being sent does not count, so a re-sync made meanwhile still waits.
+            # The states are WAITING's, spelt out for the migration (a test holds them equal).
             models.UniqueConstraint(
                 fields=["key"],
                 condition=Q(status__in=["pending", "retrying"]),

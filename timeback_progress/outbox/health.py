@@ -8,14 +8,11 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..models import Delivery
 
-UNSENT = (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.RETRYING)
-
-
 def sync_health():
     """Outbox counts by status and the oldest unsent row: two queries."""
     counts = dict(Delivery.objects.order_by().values_list("status").annotate(n=Count("id")))
     oldest = (
-        Delivery.objects.filter(status__in=UNSENT).order_by("created_at", "id")
+        Delivery.objects.unsent().order_by("created_at", "id")
         .only("id", "kind", "key", "status", "created_at", "next_attempt_at").first()
     )
     stale_after = timedelta(minutes=app_settings.ADMIN_SYNC_STALE_MINUTES)

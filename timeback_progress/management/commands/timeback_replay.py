@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from timeback_progress.models import Delivery
-from timeback_progress.replay import replay
+from timeback_progress.outbox.replay import replay
 
 
 def _when(value, *, end=False):

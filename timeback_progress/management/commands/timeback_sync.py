@@ -4,9 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from timeback_progress import delivery
 from timeback_progress.conf import app_settings
 from timeback_progress.models import Delivery
+from timeback_progress.outbox import sending, writing
 
 
 class Command(BaseCommand):
@@ -19,13 +19,13 @@ class Command(BaseCommand):
         if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1.")
         if not app_settings.SYNC_ENABLED:
-            waiting = Delivery.objects.filter(status__in=delivery.WAITING).count()
+            waiting = Delivery.objects.waiting().count()
             raise CommandError(
                 f"Timeback sync is disabled (TIMEBACK_PROGRESS['SYNC_ENABLED'] / TIMEBACK_SYNC_ENABLED); "
                 f"{waiting} rows are waiting and nothing was sent."
             )
-        flushed = delivery.flush_idle_time()
-        backlog = delivery.due().count()
+        flushed = writing.flush_idle_time()
+        backlog = Delivery.objects.due().count()
         self.stdout.write(f"{backlog} rows due" + (f" (with time of {flushed} idle open attempts)." if flushed else "."))
         tty = sys.stdout.isatty()
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(("\r" + line) if tty else line, ending="" if tty else "\n")
             self.stdout.flush()
 
-        summary = delivery.deliver_due(limit=limit, progress=progress)
+        summary = sending.deliver_due(limit=limit, progress=progress)
         if tty and summary.handled:
             self.stdout.write("")
         self.stdout.write(

@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .delivery import WAITING, kick_after_commit
-from .models import Delivery
+from ..models import Delivery
+from . import kick
 
 
 def replay(rows, chunk=500):
@@ -25,9 +25,7 @@ def replay(rows, chunk=500):
 def _replay_chunk(rows):
     with transaction.atomic():
         rows = list(rows.filter(status=Delivery.State.DEAD).select_for_update())
-        taken = set(
-            Delivery.objects.filter(key__in=[r.key for r in rows], status__in=WAITING).values_list("key", flat=True)
-        )
+        taken = set(Delivery.objects.waiting().filter(key__in=[r.key for r in rows]).values_list("key", flat=True))
         moved, seen = [], set()
         for row in rows:
             if row.key in taken or row.key in seen:
@@ -38,13 +36,12 @@ def _replay_chunk(rows):
             status=Delivery.State.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now(),
             leased_until=None, claimed_by="",
         )
-    kick_after_commit()
+    kick.after_commit()
     return len(moved), len(rows) - len(moved)
 
 
 def retry_now(rows):
     """Retrying rows become due at once; returns how many."""
-    count = rows.filter(status__in=WAITING).update(next_attempt_at=timezone.now(), updated_at=timezone.now())
-    kick_after_commit()
+    count = rows.waiting().update(next_attempt_at=timezone.now(), updated_at=timezone.now())
+    kick.after_commit()
     return count
-

@@ -1,0 +1,202 @@
+"""Writing outbox rows in the caller's transaction: what Timeback must hear, with the data it describes.
+
+Called by the gradebook operations inside their transactions. Caliper events
+are snapshotted when enqueued: a sent event can never change, so a correction
+is a new event. Line items and results are built when sent, from the current
+database state, so a re-sync always PUTs the latest values under the same
+sourcedId. Every write asks a worker to deliver once the transaction commits.
+"""
+
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..models import Attempt, Delivery
+from ..timeback import caliper
+from . import kick
+from .keys import line_item_key, result_key
+
+
+def _event_row(event, attempt, result=None):
+    return Delivery(kind=Delivery.Kind.CALIPER_EVENT, key=event["id"], payload=event, attempt=attempt, result=result)
+
+
+def write(rows, *, resync=()):
+    """Insert rows; a key that already has a waiting row is folded into it.
+
+    ``resync``: keys whose new content must go out now even if they fold into
+    a row that waits in a long backoff (it gets a fresh start).
+    """
+    if rows:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+        if resync:
+            Delivery.objects.waiting().filter(key__in=list(resync)).update(
+                next_attempt_at=timezone.now(), attempts=0, updated_at=timezone.now()
+            )
+        kick.after_commit()
+
+
+# Open attempts holding seconds not yet announced (the partial index tbp_attempt_unsent_time).
+UNSENT_TIME = Q(completed_at__isnull=True) & (
+    Q(active_seconds__gt=F("reported_active_seconds")) | Q(inactive_seconds__gt=F("reported_inactive_seconds"))
+)
+
+
+def time_rows(attempt, *, at=None, threshold=0):
+    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any.
+
+    Nothing while fewer than ``threshold`` seconds (active + inactive) are
+    unsent. Marks them reported on the instance; the caller saves the
+    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
+    is announced once, in a window whose id is fixed by the attempt and the
+    window's number. A window carries at most ``caliper.MAX_SECONDS_PER_METRIC`` per
+    metric (Timeback's cap), so a larger backlog takes several.
+    """
+    delta_active = max(0, attempt.active_seconds - attempt.reported_active_seconds)
+    delta_inactive = max(0, attempt.inactive_seconds - attempt.reported_inactive_seconds)
+    if delta_active + delta_inactive <= 0 or delta_active + delta_inactive < threshold:
+        return []
+    rows = []
+    event_time = at or attempt.completed_at or timezone.now()
+    while delta_active > 0 or delta_inactive > 0:
+        active, inactive = min(delta_active, caliper.MAX_SECONDS_PER_METRIC), min(delta_inactive, caliper.MAX_SECONDS_PER_METRIC)
+        event = caliper.time_spent_event(
+            attempt, active_seconds=active, inactive_seconds=inactive, window=attempt.time_events_sent, event_time=event_time
+        )
+        rows.append(_event_row(event, attempt))
+        attempt.time_events_sent += 1
+        delta_active, delta_inactive = delta_active - active, delta_inactive - inactive
+    attempt.reported_active_seconds = attempt.active_seconds
+    attempt.reported_inactive_seconds = attempt.inactive_seconds
+    return rows
+
+
+def enqueue_time(attempt, *, force=False):
+    """Announce the unsent time of an open attempt once a window is full (or now, with ``force``).
+
+    The caller holds the attempt's row lock (``services.add_time``), so the
+    seconds read are the seconds written.
+    """
+    rows = time_rows(attempt, threshold=0 if force else app_settings.TIME_FLUSH_SECONDS)
+    if rows:
+        _save_time_reported(attempt)
+        write(rows)
+    return len(rows)
+
+
+def _save_time_reported(attempt, *, window=None):
+    """Store what ``time_rows`` marked; with ``window``, only if no one flushed meanwhile (fenced)."""
+    rows = Attempt.objects.filter(pk=attempt.pk)
+    if window is not None:
+        rows = rows.filter(time_events_sent=window)
+    return rows.update(**{f: getattr(attempt, f) for f in Attempt.TIME_REPORT_FIELDS})
+
+
+def flush_idle_time(*, now=None, limit=None):
+    """Announce the unsent time of open attempts with no report for ``TIME_FLUSH_SECONDS``.
+
+    Run by the delivery task (so by the sweeper every minute): time of an
+    attempt that is never completed still reaches Timeback, a window later.
+    Locked attempts (a report in flight) are skipped and caught next time.
+    Returns the number of TimeSpentEvents written.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=app_settings.TIME_FLUSH_SECONDS)
+    with transaction.atomic():
+        idle = (
+            Attempt.objects.filter(UNSENT_TIME, updated_at__lte=cutoff)
+            .select_related("student", "activity__course")
+            .order_by("updated_at")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            idle = idle.select_for_update(skip_locked=True, of=("self",))
+        rows = []
+        for attempt in idle[: limit or app_settings.CLAIM_SIZE]:
+            window = attempt.time_events_sent
+            made = time_rows(attempt, at=attempt.updated_at)  # when the seconds were reported
+            # Fenced: a report that landed since the read has flushed or will flush itself.
+            if made and _save_time_reported(attempt, window=window):
+                rows.extend(made)
+        write(rows)
+    return len(rows)
+
+
+def line_item_rows(activity):
+    """The activity's line item, the first time one of its results is sent."""
+    if activity.line_item_queued:
+        return []
+    type(activity).objects.filter(pk=activity.pk).update(line_item_queued=True)
+    activity.line_item_queued = True
+    return [Delivery(kind=Delivery.Kind.LINE_ITEM, key=line_item_key(activity), payload={"create": True})]
+
+
+def enqueue_line_item(activity):
+    """Re-send an activity's line item (after its title or status changed), once Timeback has it."""
+    if app_settings.CALIPER_PROCESS or not activity.line_item_queued:
+        return
+    key = line_item_key(activity)
+    write([Delivery(kind=Delivery.Kind.LINE_ITEM, key=key)], resync=[key])
+
+
+def rows_for_attempts(changes):
+    """Outbox rows for what ``services.apply_attempt`` derived (not yet written).
+
+    ``changes`` is a list of ``(attempt, result, state, xp_before)`` where state
+    is what ``services.sync_results`` did to the result. A newly
+    completed attempt sends its line item (once per activity), its result, its
+    ActivityEvent and a TimeSpentEvent for unreported time. A re-derived one
+    re-sends its result and, when its XP moved, an ActivityEvent carrying the
+    difference (Timeback's way to correct XP).
+    """
+    rows, resync = [], []
+    # With CALIPER_PROCESS Timeback builds the gradebook from the events: writing it too would duplicate it.
+    gradebook = not app_settings.CALIPER_PROCESS
+    for item, result, state, xp_before in changes:
+        # Seconds not yet announced go out whatever else changed (an edit may add time after completion).
+        rows.extend(time_rows(item))
+        if state == "unchanged":
+            continue
+        if state == "created":
+            if gradebook:
+                rows.extend(line_item_rows(item.activity))
+            rows.append(_event_row(caliper.activity_event(item), item, result))
+        elif xp_before != item.xp_earned:
+            rows.append(_xp_delta_row(item, result, xp_before))
+        if gradebook:
+            # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
+            hint = {"create": True} if state == "created" else {}
+            rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item, payload=hint))
+            if state == "updated":
+                resync.append(result_key(result))
+    return rows, resync
+
+
+def _xp_delta_row(attempt, result, xp_before):
+    """An ActivityEvent carrying only the XP difference; its id is the attempt's n-th correction.
+
+    Counts ``attempt.xp_corrections_sent`` up on the instance (saved with the
+    derived fields), so the id is fixed by the attempt and the correction's
+    number: a resend never counts twice.
+    """
+    number = attempt.xp_corrections_sent
+    attempt.xp_corrections_sent = number + 1
+    # Only the XP moves: question counts were announced with the attempt and must not count twice.
+    event = caliper.activity_event(
+        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0,
+        event_id=attempt.derived_uuid(f"xp-correction/{number}"), event_time=timezone.now(),
+        total_questions=0, correct_questions=0,
+    )
+    # Never for Timeback to process: it would replace the attempt's result with the difference.
+    event["object"].pop("process", None)
+    return _event_row(event, attempt, result)
+
+
+def enqueue_result(result):
+    """Re-send a result as it stands now (admin "re-sync", score corrections)."""
+    if app_settings.CALIPER_PROCESS:
+        return
+    key = result_key(result)
+    write([Delivery(kind=Delivery.Kind.RESULT, key=key, result=result, attempt_id=result.attempt_id)], resync=[key])
