@@ -54,8 +54,8 @@ def measure(users, page_size):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from timeback_progress import roster
     from timeback_progress.conf import app_settings
+    from timeback_progress.roster.importer import import_roster
     from timeback_progress.sandbox import start_sandbox
     from timeback_progress.sandbox.rostering import generate_roster
 
@@ -71,7 +71,7 @@ def measure(users, page_size):
         for label in ("first run (all created)", "second run (all unchanged)"):
             with CaptureQueriesContext(connection) as ctx:
                 started = time.perf_counter()
-                summary = roster.import_roster(full=True, page_size=page_size)
+                summary = import_roster(full=True, page_size=page_size)
                 seconds = time.perf_counter() - started
             runs.append({"run": label, "seconds": round(seconds, 2), "users": len(data["users"]),
                          "users_per_s": round(len(data["users"]) / seconds),

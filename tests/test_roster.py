@@ -2,6 +2,7 @@
 
 import json
 import math
+import pydoc
 import socket
 from io import StringIO
 from pathlib import Path
@@ -18,8 +19,11 @@ from django.test.utils import CaptureQueriesContext
 from tests.plugins.factories import complete, enroll, make_activity, make_course, make_student
 from tests.plugins.roster import RosterSchool, enrollment_record, student_record
 from tests.plugins.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from timeback_progress import roster
 from timeback_progress.models import Attempt, Course, Enrollment, RosterClass, Student, SyncState
+from timeback_progress.roster.actions import import_roster_action
+from timeback_progress.roster.importer import import_roster
+from timeback_progress.roster.records import parse_since
+from timeback_progress.roster.tasks import SCHEDULE_NAME, ensure_schedule, run_scheduled_import
 from timeback_progress.sandbox.rostering import generate_roster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +85,7 @@ def test_incremental_run_reads_only_what_changed_since_the_mark(school):
 
 def test_since_overrides_the_mark(school):
     school.run()
-    summary = school.run(since=roster.parse_since("2000-01-01"))
+    summary = school.run(since=parse_since("2000-01-01"))
     assert summary.mode == "incremental"
     assert summary.total("unchanged") == 3 + 3 + 12 + 39
 
@@ -91,7 +95,7 @@ def test_paging_reads_every_page(make_school, settings):
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "ROSTER_PAGE_SIZE": 7}
     seen = []
 
-    summary = roster.import_roster(progress=lambda kind, done, total: seen.append((kind, done, total)))
+    summary = import_roster(progress=lambda kind, done, total: seen.append((kind, done, total)))
 
     assert counts() == {"Course": 3, "RosterClass": 3, "Student": 40, "Enrollment": 40 * 3 + 3}
     users = [done for kind, done, _ in seen if kind == "users"]
@@ -113,7 +117,7 @@ def test_server_capping_limit_does_not_end_paging_early(make_school, monkeypatch
         return original(request, records, key)
 
     monkeypatch.setattr(rostering, "paged", capped)
-    roster.import_roster(page_size=100)
+    import_roster(page_size=100)
 
     assert Student.objects.count() == 30
 
@@ -371,8 +375,8 @@ def test_ten_thousand_users_take_a_bounded_number_of_queries_per_page(make_schoo
     per_page = []
 
     with CaptureQueriesContext(connection) as ctx:
-        summary = roster.import_roster(page_size=page_size,
-                                       progress=lambda kind, done, total: per_page.append((kind, len(ctx.captured_queries))))
+        summary = import_roster(page_size=page_size,
+                                progress=lambda kind, done, total: per_page.append((kind, len(ctx.captured_queries))))
 
     assert Student.objects.count() == 10_000 and Enrollment.objects.count() == 10_003
     assert summary.total("skipped") == 0
@@ -390,24 +394,31 @@ def test_ten_thousand_users_take_a_bounded_number_of_queries_per_page(make_schoo
 def test_scheduled_import_and_its_schedule(school):
     from django_q.models import Schedule
 
-    result = roster.run_scheduled_import()
-    schedule = roster.ensure_schedule(minutes=30)
+    result = run_scheduled_import()
+    schedule = ensure_schedule(minutes=30)
 
     assert result["totals"]["created"] == Student.objects.count() + 3 + 3 + Enrollment.objects.count()
-    assert (schedule.func, schedule.minutes) == ("timeback_progress.roster.run_scheduled_import", 30)
-    assert Schedule.objects.filter(name=roster.SCHEDULE_NAME).count() == 1
-    roster.ensure_schedule(minutes=30)
-    assert Schedule.objects.filter(name=roster.SCHEDULE_NAME).count() == 1
+    assert (schedule.func, schedule.minutes) == ("timeback_progress.roster.tasks.run_scheduled_import", 30)
+    assert Schedule.objects.filter(name=SCHEDULE_NAME).count() == 1
+    ensure_schedule(minutes=30)
+    assert Schedule.objects.filter(name=SCHEDULE_NAME).count() == 1
+
+
+def test_schedules_stored_under_the_old_dotted_path_still_resolve():
+    """A Schedule made before the import became a package stores the old path; django-q2's
+    worker resolves it with pydoc.locate, as it does the path ensure_schedule writes now."""
+    assert pydoc.locate("timeback_progress.roster.run_scheduled_import") is run_scheduled_import
+    assert pydoc.locate("timeback_progress.roster.tasks.run_scheduled_import") is run_scheduled_import
 
 
 def test_admin_action_imports_for_permitted_users_only(school, admin_user, django_user_model):
     messages = []
     modeladmin = SimpleNamespace(message_user=lambda request, text, level: messages.append((level, text)))
 
-    roster.import_roster_action(modeladmin, SimpleNamespace(user=django_user_model.objects.create_user("clerk")), None)
+    import_roster_action(modeladmin, SimpleNamespace(user=django_user_model.objects.create_user("clerk")), None)
     assert messages[-1][0] == message_levels.ERROR and not Student.objects.exists()
 
-    roster.import_roster_action(modeladmin, SimpleNamespace(user=admin_user), None)
+    import_roster_action(modeladmin, SimpleNamespace(user=admin_user), None)
     assert Student.objects.count() == 12
     assert messages[-1][0] == message_levels.WARNING  # three teachers have no host user
     assert "Roster imported (full): 57 created" in messages[-1][1]

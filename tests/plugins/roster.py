@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from timeback_progress import roster
+from timeback_progress.roster.importer import import_roster
 from timeback_progress.sandbox.rostering import _as_time, generate_roster, iso
 
 
@@ -50,7 +50,7 @@ class RosterSchool:
         return self.server.state.endpoint_stats.get("rostering", {}).get("received", 0)
 
     def run(self, **options):
-        return roster.import_roster(**options)
+        return import_roster(**options)
 
 
 @pytest.fixture

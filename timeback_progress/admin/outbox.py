@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from ..outbox import replay
 from ..models import Delivery, SyncState
-from ..roster import import_roster_action
+from ..roster.actions import import_roster_action
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
 from .display import pretty_json, redact
 

@@ -5,7 +5,8 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from ...roster import RosterError, RosterImport, iso, parse_since
+from ...roster.importer import RosterImport
+from ...roster.records import RosterError, iso, parse_since
 from ...timeback.errors import TimebackError
 
 SHOWN_SKIPS = 50
