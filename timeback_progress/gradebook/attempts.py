@@ -120,9 +120,12 @@ def _complete(attempt, change, total_questions, correct_questions, completed_at,
     attempt.active_seconds += change.active_seconds
     attempt.inactive_seconds += change.inactive_seconds
     attempt.completed_at = completed_at or timezone.now()
-    summary = progress.summary_for(attempt.student_id, attempt.activity_id, using=using)
+    if hasattr(attempt, "activity_row"):  # loaded with the lock (locking.lock_attempt)
+        summary, course_row = attempt.activity_row, attempt.course_row
+    else:  # just created by record_attempt
+        summary, course_row = progress.summary_for(attempt.student_id, attempt.activity_id, using=using), False
     if summary is None or attempt.number > summary.last_completed_number:
-        derivation.complete_new(attempt, summary, using=using, change=change)
+        derivation.complete_new(attempt, summary, using=using, change=change, course_row=course_row)
     else:  # an older attempt completed after a newer one: mastery may move, re-evaluate the chain
         derivation.write_attempt(attempt, derivation.COMPLETION_FIELDS, using=using)
         derivation.rederive_chain(attempt.student_id, attempt.activity_id, using=using, include=attempt.pk)

@@ -65,7 +65,7 @@ def write_attempt(attempt, names, *, using):
     )
 
 
-def complete_new(attempt, summary, *, using, change=None, inputs_saved=False):
+def complete_new(attempt, summary, *, using, change=None, inputs_saved=False, course_row=False):
     """Derive a first completion at the end of the student's chain at the activity.
 
     ``attempt`` is locked with its student, its inputs set; ``summary`` is the
@@ -87,7 +87,7 @@ def complete_new(attempt, summary, *, using, change=None, inputs_saved=False):
     else:
         change.completed = attempt
         progress.apply(change, student_id=attempt.student_id, activity_id=attempt.activity_id,
-                       course_id=attempt.course_id, summary=summary, using=using)
+                       course_id=attempt.course_id, summary=summary, using=using, course_row=course_row)
     send_on_commit(attempt_completed, using=using, sender=Attempt, attempt=attempt, result=result)
     _announce(attempt, xp_before=0, mastered_before=0, using=using)
     return result

@@ -8,6 +8,7 @@ every write of an operation goes there, in one transaction.
 """
 
 from django.db import router
+from django.db.models import F, FilteredRelation, Q
 
 from ..models import Attempt, Student
 
@@ -20,12 +21,21 @@ def db_for_write(instance=None):
 def lock_attempt(pk, *, using):
     """The attempt ``pk`` with its student, activity and course, locked with its student; or None.
 
-    Call inside ``transaction.atomic(using=using)``. SQLite has no row locks
-    (it serialises writers), so the lock clause is simply not emitted there.
+    The student's progress rows come in the same query (``activity_row``:
+    ActivityProgress, ``course_row``: StudentProgress; None before the first
+    attempt), which the operation updates. Call inside
+    ``transaction.atomic(using=using)``. SQLite has no row locks (it
+    serialises writers), so the lock clause is simply not emitted there.
     """
     rows = list(
         Attempt.objects.using(using)
-        .select_related("student", "activity__course")
+        .annotate(
+            activity_row=FilteredRelation(
+                "student__activity_progress", condition=Q(student__activity_progress__activity=F("activity"))
+            ),
+            course_row=FilteredRelation("student__progress", condition=Q(student__progress__course=F("course"))),
+        )
+        .select_related("student", "activity__course", "activity_row", "course_row")
         .select_for_update(of=("self", "student"))
         .filter(pk=pk)
     )

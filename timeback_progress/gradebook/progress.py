@@ -85,9 +85,10 @@ def passed(attempt):
     return attempt.accuracy is not None and attempt.accuracy >= pass_mark()
 
 
-def apply(change, *, student_id, activity_id, course_id, summary, using):
+def apply(change, *, student_id, activity_id, course_id, summary, using, course_row=False):
     """Add ``change`` to the activity row (``summary``, loaded by the caller, or None),
-    the course row and, for a completion, the chart day."""
+    the course row (``course_row``: loaded by the caller, None if there is none yet;
+    left out, it is read here) and, for a completion, the chart day."""
     sums = change.sums()
     if summary is None:
         summary = ActivityProgress(student_id=student_id, activity_id=activity_id, course_id=course_id)
@@ -103,7 +104,9 @@ def apply(change, *, student_id, activity_id, course_id, summary, using):
             summary.best_accuracy = attempt.accuracy if best is None else max(best, attempt.accuracy)
     summary.save(using=using)
 
-    course = _student_row(student_id, course_id, using)
+    course = _student_row(student_id, course_id, using) if course_row is False else course_row
+    if course is None:
+        course = StudentProgress(student_id=student_id, course_id=course_id)
     for name, value in sums.items():
         setattr(course, name, getattr(course, name) + value)
     course.accuracy = xp_rules.percent_correct(course.correct_questions, course.total_questions)
