@@ -27,9 +27,10 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from . import delivery, export, replay, services
+from . import delivery, replay, services
 from . import xp as xp_rules
 from .conf import app_settings
+from .dashboards import export
 from .forms import ResultCorrectionForm
 from .roster import import_roster_action
 from .models import (
