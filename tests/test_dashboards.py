@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from timeback_progress import permissions
-from timeback_progress.export import csv_rows, escape_cell
+from timeback_progress.dashboards.export import csv_rows, escape_cell
 from timeback_progress.models import Attempt, Enrollment, StudentProgress
 from tests.plugins.dashboards import bulk_class
 from tests.plugins.factories import complete, enroll, make_activity, make_course, make_student
@@ -242,6 +242,51 @@ def test_sort_orders_rows(client, klass):
     # accuracy: students without any yet go last in both directions
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "accuracy"})) == ["Builder", "Lovelace", "Young"]
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "-accuracy"})) == ["Lovelace", "Builder", "Young"]
+
+
+def test_api_lists_students_with_the_dashboards_search_and_order(client, client_for, klass):
+    """One search and one order: the API's course students list reads them from the dashboards' queries."""
+    twin = make_student(given_name="Ada", family_name="Lovelace")  # ties on the name break the same way
+    enroll(klass["course"], student=twin)
+    client.force_login(klass["teacher"])
+    api = client_for(klass["teacher"])
+    students = reverse("timeback_progress_api:course-students", args=[klass["course"].sourced_id])
+    orderings = {
+        "name": "name", "-name": "-name", "xpTotal": "xp", "-xpTotal": "-xp",
+        "accuracy": "accuracy", "-accuracy": "-accuracy", "lastActivityAt": "last_activity",
+        "-lastActivityAt": "-last_activity",
+    }
+    for ordering, sort in orderings.items():
+        page = [r.sourced_id for r in client.get(url("course-overview", klass["course"]), {"sort": sort}).context["rows"]]
+        listed = [r["studentSourcedId"] for r in api.get(students, {"ordering": ordering}).json()["results"]]
+        assert listed == page, ordering
+    # Every word must match somewhere (given name, family name, email, sourcedId), in both.
+    for search, expected in (("ada love", {"Lovelace"}), ("ada builder", set()), ("BUILD", {"Builder"})):
+        page = client.get(url("course-overview", klass["course"]), {"q": search}).context["rows"]
+        listed = api.get(students, {"search": search}).json()["results"]
+        assert {r.family_name for r in page} == {r["familyName"] for r in listed} == expected, search
+
+
+def strict_policy(*args, **kwargs):
+    """A host's XP policy with its own pass mark."""
+    from timeback_progress.xp import calculate_xp
+
+    return calculate_xp(*args, **kwargs)
+
+
+strict_policy.pass_mark = Decimal("62.50")
+
+
+def test_stuck_wording_reads_the_pass_mark_from_the_xp_policy(client, klass, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "XP_POLICY": "tests.test_dashboards.strict_policy"}
+    client.force_login(klass["teacher"])
+    response = client.get(url("course-overview", klass["course"]))
+    rows = {r.family_name: r for r in response.context["rows"]}
+    assert rows["Builder"].stuck_reasons == ["3 attempts in a row under 62.5%"]
+    html = response.content.decode()
+    assert "completed attempts in a row under 62.5%" in html and "80%" not in html
+    exported = csv_of(client.get(url("course-export", klass["course"]), {"q": "bob"}))
+    assert exported[0]["stuck_reason"] == "3 attempts in a row under 62.5%"
 
 
 def test_unknown_sort_is_a_clear_400(client, klass):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from .dashboards import views
 
 app_name = "timeback_progress"
 

@@ -1,5 +1,5 @@
 """What every admin page of the app shares: its stylesheet, the permission
-check the custom actions use, and the base for rows changed only through services."""
+check the custom actions use, and the base for rows changed only through gradebook."""
 
 from django.contrib import admin
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from .. import export
+from ..dashboards import export
 from .. import xp as xp_rules
 from ..models import Activity, Attempt, Course, DailyProgress, Enrollment, Result, Student, StudentProgress
 from .base import AdminMedia

@@ -2,7 +2,7 @@
 
 Numbers are strict: JSON numbers only (no strings, no booleans), finite, and
 within bounds, so a typo never becomes XP. Domain rules beyond the shape
-(attempt state, XP) stay in ``services``.
+(attempt state, XP) stay in ``gradebook``.
 """
 
 import copy
@@ -140,7 +140,7 @@ class RecordSerializer(StartAttemptSerializer, CompleteSerializer):
 
 
 def record_kwargs(data):
-    """services.record_attempt keyword arguments from a validated record item."""
+    """attempts.record_attempt keyword arguments from a validated record item."""
     completed = data.get("completedAt")
     return {
         "started_at": data.get("startedAt") or completed,
@@ -237,7 +237,7 @@ class StudentProgressResponseSerializer(serializers.Serializer):
 
 
 class CourseStudentSerializer(serializers.Serializer):
-    """A student of a course with their figures there (zeros before any attempt); rows from ``views.class_rows``."""
+    """A student of a course with their figures there (zeros before any attempt): ``queries.class_rows``."""
 
     studentSourcedId = serializers.CharField(source="sourced_id")
     givenName = serializers.CharField(source="given_name")
@@ -252,22 +252,23 @@ class CourseStudentSerializer(serializers.Serializer):
     lastActivityAt = serializers.DateTimeField(source="last_activity_at", allow_null=True)
 
 
+# ``ordering`` -> the dashboards' sort key (``dashboards.queries.SORTS``), so both order alike.
 ORDERINGS = {
-    "name": ("family_name", "given_name", "sourced_id"),
-    "-name": ("-family_name", "-given_name", "sourced_id"),
-    "xpTotal": ("xp_total", "sourced_id"),
-    "-xpTotal": ("-xp_total", "sourced_id"),
-    "accuracy": ("accuracy", "sourced_id"),
-    "-accuracy": ("-accuracy", "sourced_id"),
-    "lastActivityAt": ("last_activity_at", "sourced_id"),
-    "-lastActivityAt": ("-last_activity_at", "sourced_id"),
+    "name": "name",
+    "-name": "-name",
+    "xpTotal": "xp",
+    "-xpTotal": "-xp",
+    "accuracy": "accuracy",
+    "-accuracy": "-accuracy",
+    "lastActivityAt": "last_activity",
+    "-lastActivityAt": "-last_activity",
 }
 
 
 class CourseStudentsFilterSerializer(serializers.Serializer):
     """Query parameters of the course students list."""
 
-    search = serializers.CharField(required=False, max_length=100, help_text="In name, email or sourcedId.")
+    search = serializers.CharField(required=False, max_length=100, help_text="Every word in a name, email or sourcedId.")
     minXp = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     stuck = serializers.BooleanField(
         required=False, allow_null=True, default=None,

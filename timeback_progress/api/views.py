@@ -3,7 +3,6 @@ precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers as drf_serializers, status
@@ -16,8 +15,8 @@ from rest_framework.views import APIView
 from ..gradebook import attempts, corrections
 from ..gradebook.locking import db_for_write, lock_attempt
 from .. import xp as xp_rules
-from ..views import class_rows
 from ..conf import app_settings
+from ..dashboards.queries import class_rows, filter_rows, sort_rows
 from ..models import Activity, Attempt, Course, Result, ResultCorrection, Student
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
@@ -330,23 +329,11 @@ class CourseStudentsView(generics.ListAPIView):
         params = serializers.CourseStudentsFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
-        # The dashboards' rows: the same figures and the same "stuck" rule everywhere.
-        students = class_rows(course)
-        if query.get("search"):
-            term = query["search"]
-            students = students.filter(
-                Q(given_name__icontains=term) | Q(family_name__icontains=term)
-                | Q(email__icontains=term) | Q(sourced_id__icontains=term)
-            )
-        if query.get("minXp") is not None:
-            students = students.filter(xp_total__gte=query["minXp"])
-        if query.get("stuck") is not None:
-            students = students.filter(is_stuck=query["stuck"])
-        order = [
-            F(name[1:]).desc(nulls_last=True) if name.startswith("-") else F(name).asc(nulls_last=True)
-            for name in serializers.ORDERINGS[query["ordering"]]
-        ]
-        return students.order_by(*order)
+        # The dashboards' rows, search and order: the same figures and "stuck" rule everywhere.
+        students = filter_rows(
+            class_rows(course), search=query.get("search", ""), stuck=query.get("stuck"), min_xp=query.get("minXp")
+        )
+        return sort_rows(students, serializers.ORDERINGS[query["ordering"]])
 
 
 # -- result corrections ---------------------------------------------------------

@@ -77,7 +77,7 @@ def time_rows(attempt, *, at=None, threshold=0):
 def enqueue_time(attempt, *, force=False):
     """Announce the unsent time of an open attempt once a window is full (or now, with ``force``).
 
-    The caller holds the attempt's row lock (``services.add_time``), so the
+    The caller holds the attempt's row lock (``gradebook.attempts.add_time``), so the
     seconds read are the seconds written.
     """
     rows = time_rows(attempt, threshold=0 if force else app_settings.TIME_FLUSH_SECONDS)
@@ -142,10 +142,10 @@ def enqueue_line_item(activity):
 
 
 def rows_for_attempts(changes):
-    """Outbox rows for what ``services.apply_attempt`` derived (not yet written).
+    """Outbox rows for what ``gradebook.derivation`` derived (not yet written).
 
     ``changes`` is a list of ``(attempt, result, state, xp_before)`` where state
-    is what ``services.sync_results`` did to the result. A newly
+    is what ``gradebook.results.sync_results`` did to the result. A newly
     completed attempt sends its line item (once per activity), its result, its
     ActivityEvent and a TimeSpentEvent for unreported time. A re-derived one
     re-sends its result and, when its XP moved, an ActivityEvent carrying the

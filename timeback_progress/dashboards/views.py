@@ -1,0 +1,246 @@
+"""Teacher dashboards (server-rendered): course list, course overview, student
+drill-down and the overview's CSV export.
+
+Thin views: who may see what is decided in ``permissions``, the rows come
+from ``queries``, their display values from ``display``, the query strings are
+validated by ``forms``.
+"""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from .. import permissions
+from ..conf import app_settings
+from ..models import Course, StudentProgress
+from . import display, queries, stuck
+from .export import streaming_csv_response
+from .forms import CourseFilterForm, OverviewFilterForm
+
+OVERVIEW_COLUMNS = [
+    ("name", _("Student")),
+    ("xp", _("XP")),
+    ("accuracy", _("Accuracy")),
+    ("mastered", _("Mastered units")),
+    ("progress", _("Course progress")),
+    ("active", _("Active time")),
+    ("attempts", _("Attempts")),
+    ("last_activity", _("Last activity")),
+    ("stuck", _("Status")),
+]
+CSV_HEADER = [
+    "student_sourced_id", "given_name", "family_name", "email", "xp", "accuracy_percent",
+    "mastered_units", "masterable_units", "course_progress_percent", "active_seconds",
+    "inactive_seconds", "attempts", "completed_attempts", "last_activity", "stuck", "stuck_reason",
+]
+
+
+class DashboardMixin(LoginRequiredMixin):
+    """Login first; then the subclass's ``check_access`` (PermissionDenied -> 403)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.check_access(request, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def check_access(self, request, **kwargs):
+        raise NotImplementedError
+
+
+class CourseAccessMixin(DashboardMixin):
+    """Loads ``self.course`` for users allowed to see it.
+
+    The permission is checked before the course is fetched, so a teacher gets
+    403 for any course they do not teach, existing or not.
+    """
+
+    def check_access(self, request, course_pk, **kwargs):
+        if not permissions.can_view_course(request.user, course_pk):
+            raise PermissionDenied(gettext("You do not teach this course."))
+        self.course = get_object_or_404(Course, pk=course_pk)
+
+
+class FormErrorsAre400:
+    """A page whose filter form has errors renders with status 400."""
+
+    def render_to_response(self, context, **kwargs):
+        if context["form"].errors:
+            kwargs["status"] = 400
+        return super().render_to_response(context, **kwargs)
+
+
+class CourseListView(DashboardMixin, FormErrorsAre400, TemplateView):
+    """The courses the signed-in user may see: staff all, teachers theirs."""
+
+    template_name = "timeback_progress/course_list.html"
+
+    def check_access(self, request, **kwargs):
+        user = request.user
+        if not user.is_staff and not permissions.courses_for(user).exists():
+            raise PermissionDenied(gettext("Only teachers and staff can see the dashboards."))
+
+    def get_context_data(self, **kwargs):
+        form = CourseFilterForm(self.request.GET or None)
+        data = form.cleaned_data if form.is_valid() else {}
+        courses = queries.course_rows(
+            permissions.courses_for(self.request.user), search=data.get("q"), subject=data.get("subject")
+        )
+        page = Paginator(courses, app_settings.DASHBOARD_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            form=form, page=page, courses=page.object_list, query=querystring(self.request), **kwargs
+        )
+
+
+class CourseOverviewView(CourseAccessMixin, FormErrorsAre400, TemplateView):
+    """One row per student: XP, accuracy, mastery, progress, time, stuck flag."""
+
+    template_name = "timeback_progress/course_overview.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        form = OverviewFilterForm(self.request.GET)
+        filters = form.row_filters()
+        sort = form.sort_key()
+        rows = queries.filter_rows(queries.class_rows(self.course, now), **filters)
+        page = Paginator(queries.sort_rows(rows, sort), app_settings.DASHBOARD_PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        prefix = student_url_prefix(self.course)
+        for row in page.object_list:
+            display.decorate(row, self.course, now, prefix)
+        start, end = queries.chart_range(filters["start"], filters["end"])
+        query = querystring(self.request)
+        return super().get_context_data(
+            course=self.course,
+            form=form,
+            page=page,
+            rows=page.object_list,
+            columns=sort_headers(self.request, sort),
+            figures=queries.class_figures(rows, self.course),
+            chart=queries.class_xp_per_day(self.course, start, end),
+            chart_start=start,
+            chart_end=end,
+            query=query,
+            export_url=with_query(reverse("timeback_progress:course-export", args=[self.course.pk]), query),
+            filtered=any(filters.values()),
+            stuck_threshold=app_settings.STUCK_FAILED_ATTEMPTS,
+            stuck_days=app_settings.STUCK_INACTIVE_DAYS,
+            pass_mark=stuck.pass_mark_text(),
+            **kwargs,
+        )
+
+
+class CourseExportView(CourseAccessMixin, View):
+    """The overview as a streamed CSV (same filters and sort, every page)."""
+
+    def get(self, request, course_pk):
+        form = OverviewFilterForm(request.GET)
+        if not form.is_valid():
+            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            return HttpResponseBadRequest(
+                gettext("Invalid filter: %(errors)s") % {"errors": errors}, content_type="text/plain; charset=utf-8"
+            )
+        now = timezone.now()
+        rows = queries.filter_rows(queries.class_rows(self.course, now), **form.row_filters())
+        rows = queries.sort_rows(rows, form.sort_key())
+        filename = f"{self.course.sourced_id}-overview-{timezone.localdate():%Y-%m-%d}.csv"
+        return streaming_csv_response(filename, CSV_HEADER, self.csv_lines(rows.iterator(chunk_size=500), now))
+
+    def csv_lines(self, rows, now):
+        course = self.course
+        for row in rows:
+            yield [
+                row.sourced_id, row.given_name, row.family_name, row.email,
+                display.two_places(row.xp_total), display.two_places(row.accuracy),
+                row.mastered_units, course.masterable_units, display.percent(row.xp_total, course.total_xp),
+                row.active_seconds, row.inactive_seconds, row.attempts_count, row.completed_count,
+                row.last_activity_at, row.is_stuck, "; ".join(stuck.reasons(row, now)),
+            ]
+
+
+class StudentDetailView(CourseAccessMixin, TemplateView):
+    """One student in one course: XP over time, accuracy by activity, attempts and why."""
+
+    template_name = "timeback_progress/student_detail.html"
+
+    def get_context_data(self, student_pk, **kwargs):
+        course = self.course
+        student = get_object_or_404(queries.enrolled_students(course), pk=student_pk)
+        progress = StudentProgress.objects.filter(student=student, course=course).first()
+        activities = [display.decorate_activity(row) for row in queries.activity_rows(student, course)]
+        paginator = Paginator(queries.student_attempts(student, course), app_settings.DASHBOARD_ATTEMPTS_PAGE_SIZE)
+        if progress is not None:
+            paginator.count = progress.attempts_count  # maintained with the attempts: no COUNT over them
+        page = paginator.get_page(self.request.GET.get("page"))
+        for attempt in page.object_list:
+            display.decorate_attempt(attempt)
+        return super().get_context_data(
+            course=course,
+            student=student,
+            progress=progress,
+            progress_percent=display.percent(progress.xp_total, course.total_xp) if progress else None,
+            stuck=bool(progress and stuck.failing(progress.failed_streak)),
+            activities=activities,
+            mastered_activities=[a for a in activities if a["mastered"]],
+            time=display.time_split(
+                progress.active_seconds if progress else 0, progress.inactive_seconds if progress else 0
+            ),
+            chart=queries.student_xp_per_day(student, course),
+            page=page,
+            attempts=page.object_list,
+            query=querystring(self.request),
+            **kwargs,
+        )
+
+
+# -- URL helpers -----------------------------------------------------------------
+
+
+def student_url_prefix(course):
+    """The student-detail URL up to the student's pk (one ``reverse`` per page)."""
+    url = reverse("timeback_progress:student-detail", args=[course.pk, 0])
+    return url[: -len("0/")]
+
+
+def querystring(request, **changes):
+    """The current query string without ``page``, with ``changes`` applied (None drops a key)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value is not None:
+            params[key] = value
+    return params.urlencode()
+
+
+def with_query(url, query):
+    return f"{url}?{query}" if query else url
+
+
+def sort_headers(request, current):
+    """Column headers with their toggle links and ``aria-sort`` state."""
+    key = current.lstrip("-")
+    descending = current.startswith("-")
+    headers = []
+    for name, label in OVERVIEW_COLUMNS:
+        active = name == key
+        # First click sorts numbers high-to-low and names A-Z; a second click flips it.
+        default_desc = name != "name"
+        next_desc = (not descending) if active else default_desc
+        headers.append(
+            {
+                "key": name,
+                "label": label,
+                "aria_sort": ("descending" if descending else "ascending") if active else None,
+                "url": "?" + querystring(request, sort=("-" if next_desc else "") + name),
+            }
+        )
+    return headers
