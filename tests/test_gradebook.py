@@ -1,0 +1,198 @@
+"""The completion path: both entrances alike, progress rows held against a rebuild, domain signals."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.checks import Error
+from django.db import connections, transaction
+from django.utils import timezone
+
+from timeback_progress import checks
+from timeback_progress.gradebook import attempts, corrections, progress
+from timeback_progress.gradebook.signals import attempt_completed, result_corrected, unit_mastered, xp_awarded
+from timeback_progress.models import ActivityProgress, Attempt, DailyProgress, Delivery, Result, StudentProgress
+from tests.plugins.factories import make_activity, make_course, make_student
+
+pytestmark = pytest.mark.django_db
+
+PROGRESS_MODELS = (ActivityProgress, StudentProgress, DailyProgress)
+
+
+def progress_rows():
+    """Every progress row, without ids and write times."""
+    out = {}
+    for model in PROGRESS_MODELS:
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in ("id", "updated_at")]
+        out[model.__name__] = sorted(model.objects.values_list(*names), key=repr)
+    return out
+
+
+def rebuild_everything():
+    for student_id, activity_id, course_id in Attempt.objects.values_list("student_id", "activity_id", "course_id").distinct():
+        progress.rebuild(student_id, activity_id, course_id, using="default")
+
+
+def assert_rows_equal_a_rebuild():
+    kept = progress_rows()
+    with transaction.atomic():
+        rebuild_everything()
+        rebuilt = progress_rows()
+        transaction.set_rollback(True)
+    assert rebuilt == kept
+
+
+def test_what_operations_add_equals_a_rebuild_from_the_attempts(django_user_model):
+    """Random starts, time reports, completions (in and out of order), records and corrections;
+    the rows are held against a rebuild after every step."""
+    rng = random.Random(15)
+    course = make_course()
+    activities = [make_activity(course, masterable_units=rng.randint(0, 3)) for _ in range(3)]
+    students = [make_student() for _ in range(3)]
+    admin = django_user_model.objects.create(username="admin")
+    base = timezone.now() - timedelta(days=5)
+    open_attempts = []
+    for step in range(120):
+        student, activity = rng.choice(students), rng.choice(activities)
+        when = base + timedelta(hours=step)
+        roll = rng.random()
+        if roll < 0.3:
+            open_attempts.append(attempts.start_attempt(student, activity, started_at=when))
+        elif roll < 0.45 and open_attempts:
+            attempts.add_time(rng.choice(open_attempts), active_seconds=rng.randint(0, 90), inactive_seconds=rng.randint(0, 9))
+        elif roll < 0.75 and open_attempts:
+            # Any open attempt: an older one completed after a newer takes the chain path.
+            attempt = open_attempts.pop(rng.randrange(len(open_attempts)))
+            total = rng.randint(0, 10)
+            attempts.complete_attempt(attempt, total_questions=total, correct_questions=rng.randint(0, total),
+                                      active_seconds=rng.randint(0, 120), completed_at=when)
+        elif roll < 0.9:
+            total = rng.randint(1, 10)
+            attempts.record_attempt(student, activity, total_questions=total, correct_questions=rng.randint(0, total),
+                                    active_seconds=rng.randint(0, 300), inactive_seconds=rng.randint(0, 30), completed_at=when)
+        elif Result.objects.exists():
+            result = rng.choice(list(Result.objects.select_related("attempt__activity")))
+            total = result.attempt.total_questions
+            corrections.correct_result(result, user=admin, reason="rubric", correct_questions=rng.randint(0, total))
+        assert_rows_equal_a_rebuild()
+    rows = progress_rows()
+    assert rows["ActivityProgress"] and rows["DailyProgress"]
+    assert max(streak for *_, streak in StudentProgress.objects.values_list("failed_streak")) >= 2
+
+
+def snapshot(student):
+    """An attempt's derived rows and its outbox items, with nothing that names the run."""
+    attempt = Attempt.objects.get(student=student)
+    result = Result.objects.get(attempt=attempt)
+    skip = {"id", "created_at", "updated_at"}
+    return {
+        "attempt": {f.attname: getattr(attempt, f.attname) for f in Attempt._meta.concrete_fields if f.attname not in skip},
+        "result": {f.attname: getattr(result, f.attname) for f in Result._meta.concrete_fields if f.attname not in skip},
+        "outbox": sorted((d.kind, d.key, repr(d.payload), d.status) for d in Delivery.objects.order_by("id")),
+        "progress": progress_rows(),
+    }
+
+
+def test_the_api_path_and_a_plain_save_leave_identical_rows_and_outbox_items():
+    """Completed by the operation, or by ``save()`` from the admin or host code: the same rows."""
+    student, activity = make_student(), make_activity(masterable_units=2)
+    started = timezone.now() - timedelta(minutes=30)
+    finished = started + timedelta(minutes=20)
+    attempt = attempts.start_attempt(student, activity, started_at=started)
+    attempts.add_time(attempt, active_seconds=500, inactive_seconds=20)
+    seen = []
+    for entrance in ("operation", "save"):
+        with transaction.atomic():
+            if entrance == "operation":
+                attempts.complete_attempt(attempt, total_questions=10, correct_questions=10, active_seconds=100, completed_at=finished)
+            else:
+                plain = Attempt.objects.get(pk=attempt.pk)
+                plain.total_questions, plain.correct_questions = 10, Decimal(10)
+                plain.active_seconds += 100
+                plain.completed_at = finished
+                plain.save()
+            seen.append(snapshot(student))
+            transaction.set_rollback(True)
+    operation, saved = seen
+    assert operation["attempt"]["xp_earned"] == Decimal("12.50") and operation["attempt"]["mastered_units"] == 2
+    assert saved == operation
+
+
+@pytest.fixture
+def received():
+    """Keyword arguments each domain signal was sent with, by signal name."""
+    got = {}
+    handlers = {}
+    for name, signal in (("completed", attempt_completed), ("xp", xp_awarded), ("mastered", unit_mastered),
+                         ("corrected", result_corrected)):
+        handlers[name] = lambda sender, name=name, **kwargs: got.setdefault(name, []).append((sender, kwargs))
+        signal.connect(handlers[name], weak=False)
+    yield got
+    for name, signal in (("completed", attempt_completed), ("xp", xp_awarded), ("mastered", unit_mastered),
+                         ("corrected", result_corrected)):
+        signal.disconnect(handlers[name])
+
+
+def test_domain_signals_are_sent_after_commit_and_never_for_a_rollback(received, django_capture_on_commit_callbacks):
+    student, activity = make_student(), make_activity(masterable_units=3)
+    with transaction.atomic():
+        attempt = attempts.start_attempt(student, activity)
+        attempts.complete_attempt(attempt, total_questions=4, correct_questions=4)
+        transaction.set_rollback(True)
+    assert received == {}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        attempt = attempts.record_attempt(student, activity, total_questions=4, correct_questions=4)
+    assert received == {}  # not before the commit
+    for callback in callbacks:
+        callback()
+    (sender, completed), = received["completed"]
+    assert sender is Attempt and completed["attempt"].pk == attempt.pk and completed["result"].attempt_id == attempt.pk
+    (_, xp), = received["xp"]
+    assert (xp["xp"], xp["delta"]) == (Decimal("12.50"), Decimal("12.50"))
+    (_, mastered), = received["mastered"]
+    assert mastered["units"] == 3 and mastered["attempt"].pk == attempt.pk
+
+
+def test_a_second_pass_masters_nothing_and_a_correction_is_announced(received, django_user_model, django_capture_on_commit_callbacks):
+    student, activity = make_student(), make_activity(masterable_units=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        attempts.record_attempt(student, activity, total_questions=10, correct_questions=9)
+        second = attempts.record_attempt(student, activity, total_questions=10, correct_questions=9)
+    assert [kw["attempt"].number for _, kw in received["mastered"]] == [1]
+    assert [kw["delta"] for _, kw in received["xp"]] == [Decimal("10.00"), Decimal("5.00")]
+    admin = django_user_model.objects.create(username="admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        correction = corrections.correct_result(Result.objects.get(attempt=second), user=admin, reason="typo", xp=7)
+    (sender, corrected), = received["corrected"]
+    assert sender is Result and corrected["correction"] == correction
+    assert received["xp"][-1][1]["delta"] == Decimal("2.00")
+
+
+def test_a_failing_receiver_is_logged_and_the_others_still_run(caplog, django_capture_on_commit_callbacks):
+    calls = []
+
+    def broken(**kwargs):
+        raise RuntimeError("host bug")
+
+    def fine(**kwargs):
+        calls.append(kwargs["attempt"].pk)
+
+    attempt_completed.connect(broken, weak=False)
+    attempt_completed.connect(fine, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            attempt = attempts.record_attempt(make_student(), make_activity(), total_questions=1, correct_questions=1)
+    finally:
+        attempt_completed.disconnect(broken)
+        attempt_completed.disconnect(fine)
+    assert calls == [attempt.pk]
+    assert "host bug" in caplog.text
+
+
+def test_an_unsupported_database_backend_is_refused_by_a_check(monkeypatch):
+    assert checks.check_database() == []
+    monkeypatch.setattr(connections["default"], "vendor", "mysql")
+    (error,) = checks.check_database()
+    assert isinstance(error, Error) and error.id == "timeback_progress.E009"
+    assert "mysql" in error.msg and "PostgreSQL" in error.hint
