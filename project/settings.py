@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Developer tools, opt-in: the strict local Timeback (manage.py timeback_sandbox).
+    "timeback_progress.contrib.sandbox",
 ]
 
 MIDDLEWARE = [

@@ -20,7 +20,7 @@ from tests.plugins.roster import RosterSchool, enrollment_record, student_record
 from tests.plugins.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from timeback_progress import roster
 from timeback_progress.models import Attempt, Course, Enrollment, RosterClass, Student, SyncState
-from timeback_progress.sandbox.rostering import generate_roster
+from timeback_progress.contrib.sandbox.rostering import generate_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 ROSTERING = "/ims/oneroster/rostering/v1p2"
@@ -103,7 +103,7 @@ def test_paging_reads_every_page(make_school, settings):
 
 def test_server_capping_limit_does_not_end_paging_early(make_school, monkeypatch):
     """A server may answer fewer records than asked for; X-Total-Count says there is more."""
-    from timeback_progress.sandbox import rostering
+    from timeback_progress.contrib.sandbox import rostering
 
     make_school(students=30)
     original = rostering.paged
