@@ -56,8 +56,8 @@ def measure(users, page_size):
 
     from timeback_progress.conf import app_settings
     from timeback_progress.roster.importer import import_roster
-    from timeback_progress.sandbox import start_sandbox
-    from timeback_progress.sandbox.rostering import generate_roster
+    from timeback_progress.contrib.sandbox import start_sandbox
+    from timeback_progress.contrib.sandbox.rostering import generate_roster
 
     call_command("migrate", verbosity=0)
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Developer tools, opt-in: the strict local Timeback (manage.py timeback_sandbox)
+    # and the demo data loader (manage.py timeback_demo).
+    "timeback_progress.contrib.sandbox",
+    "project.demo",
 ]
 
 MIDDLEWARE = [

@@ -122,7 +122,8 @@ def enqueue_tasks_via(redis_url, count):
         "from django_q.tasks import async_task\n"
         f"for _ in range({count}): async_task('timeback_progress.outbox.tasks.deliver_due')\n"
     )
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url}
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url,
+           "DJANGO_SETTINGS_MODULE": "tests.process_settings"}
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
 
 

@@ -18,7 +18,7 @@ from timeback_progress.checks import check_settings
 from timeback_progress.conf import app_settings
 from timeback_progress.models import Delivery, Result
 from timeback_progress.outbox import sending
-from timeback_progress.sandbox import start_sandbox
+from timeback_progress.contrib.sandbox import start_sandbox
 from timeback_progress.timeback import errors
 from timeback_progress.timeback.auth import TokenProvider
 from timeback_progress.timeback.client import get_client

@@ -24,7 +24,7 @@ from timeback_progress.roster.actions import import_roster_action
 from timeback_progress.roster.importer import import_roster
 from timeback_progress.roster.records import parse_since
 from timeback_progress.roster.tasks import SCHEDULE_NAME, ensure_schedule, run_scheduled_import
-from timeback_progress.sandbox.rostering import generate_roster
+from timeback_progress.contrib.sandbox.rostering import generate_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 ROSTERING = "/ims/oneroster/rostering/v1p2"
@@ -107,7 +107,7 @@ def test_paging_reads_every_page(make_school, settings):
 
 def test_server_capping_limit_does_not_end_paging_early(make_school, monkeypatch):
     """A server may answer fewer records than asked for; X-Total-Count says there is more."""
-    from timeback_progress.sandbox import rostering
+    from timeback_progress.contrib.sandbox import rostering
 
     make_school(students=30)
     original = rostering.paged

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.core.management.base import CommandError
 
-from timeback_progress.sandbox import Response, Route, ROUTES, paged, start_sandbox
+from timeback_progress.contrib.sandbox import Response, Route, ROUTES, paged, start_sandbox
 from tests.plugins.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from tests.test_timeback_client import LINE_ITEM, RESULT, event
 
@@ -367,6 +368,19 @@ def test_routes_are_a_table_later_issues_can_extend():
         assert answer.json() == {"users": [{"sourcedId": "u-4"}]}
         assert http.get(f"{server.url}/ims/oneroster/rostering/v1p2/users", headers={"Authorization": ""}).status_code == 401
     assert isinstance(Response(200), Response)
+
+
+# -- an opt-in app -------------------------------------------------------------------
+
+
+def test_the_command_exists_only_where_the_contrib_app_is_installed(settings):
+    from django.core.management import call_command, get_commands
+
+    assert get_commands()["timeback_sandbox"] == "timeback_progress.contrib.sandbox"
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "timeback_progress.contrib.sandbox"]
+    assert "timeback_sandbox" not in get_commands()
+    with pytest.raises(CommandError, match="Unknown command: 'timeback_sandbox'"):
+        call_command("timeback_sandbox", "--port", "0")
 
 
 # -- as a separate process ------------------------------------------------------------

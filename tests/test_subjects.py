@@ -14,7 +14,7 @@ from tests.plugins.factories import make_activity, make_course
 from tests.plugins.roster import RosterSchool
 from timeback_progress.checks import check_settings
 from timeback_progress.models import Activity, Course, RosterClass
-from timeback_progress.sandbox.rostering import generate_roster
+from timeback_progress.contrib.sandbox.rostering import generate_roster
 from timeback_progress.subjects import SUBJECTS, to_timeback
 from timeback_progress.timeback import caliper
 

@@ -5,7 +5,7 @@ conformance").
 The judges are ``timeback-caliper`` / ``timeback-oneroster`` 0.4.0
 (``ActivityCompletedEvent``, ``TimeSpentEvent``, ``AssessmentLineItemCreateInput``,
 ``AssessmentResultCreateInput``; Python >= 3.12, the ``test`` extra) and the
-sandbox's ``timeback_progress.sandbox.validation``. Every test that needs the
+sandbox's ``timeback_progress.contrib.sandbox.validation``. Every test that needs the
 vendor's models is parametrized with ``judge="vendor"`` and skips, with the
 reason in the ``-ra`` summary, where they cannot be installed (Python 3.11);
 its ``judge="sandbox"`` twin always runs.
@@ -39,7 +39,7 @@ from django.core.management import call_command
 from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Activity, Delivery, Result
 from timeback_progress.outbox import keys
-from timeback_progress.sandbox import validation
+from timeback_progress.contrib.sandbox import validation
 from timeback_progress.timeback import caliper, gradebook
 from tests.plugins.factories import make_activity, make_course
 from tests.plugins.factories import make_student as _make_student
@@ -828,7 +828,7 @@ def test_corpus_sandbox_is_at_least_as_strict(settings, record_property):
     failures = [
         f"{title} ({len(found)}):\n  " + "\n  ".join(found[:40])
         for title, found in (
-            ("the sandbox accepts what the vendor refuses (a sandbox bug: make validation.py refuse it)", too_lax),
+            ("the sandbox accepts what the vendor refuses (a sandbox bug: make its validation package refuse it)", too_lax),
             ("the sandbox crashed (its server would answer 500)", crashes),
             ("a base dressed with every optional field is refused (fix OPTIONAL_FIELDS)", dressed_refused),
         )

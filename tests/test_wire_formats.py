@@ -13,7 +13,7 @@ import requests
 
 from timeback_progress.gradebook import attempts
 from timeback_progress.models import Delivery, Result
-from timeback_progress.sandbox import validation
+from timeback_progress.contrib.sandbox import validation
 from timeback_progress.timeback import caliper, gradebook
 from tests.plugins.factories import make_activity, make_course, make_student
 

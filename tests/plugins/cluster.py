@@ -62,7 +62,7 @@ def cluster_factory(tmp_path):
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),
-            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.process_settings",
             "TIMEBACK_AUTH_URL": sandbox.url,
             "TIMEBACK_CALIPER_URL": sandbox.url,
             "TIMEBACK_API_URL": sandbox.url,

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from timeback_progress.roster.importer import import_roster
-from timeback_progress.sandbox.rostering import _as_time, generate_roster, iso
+from timeback_progress.contrib.sandbox.rostering import _as_time, generate_roster, iso
 
 
 class RosterSchool:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from timeback_progress.sandbox import start_sandbox
+from timeback_progress.contrib.sandbox import start_sandbox
 
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret-Zq81"

@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, since, full, dry_run, page_size, verbosity, **options):
         if page_size is not None and page_size < 1:
             raise CommandError("--page-size must be at least 1.")
-        # The token is cached; a database cache needs its table (as in timeback_demo).
+        # The token is cached; a database cache needs its table (as the example project's demo loader does).
         call_command("createcachetable", verbosity=0)
         self.verbosity = verbosity
         self.tty = self.stdout.isatty()

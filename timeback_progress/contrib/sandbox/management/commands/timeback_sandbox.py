@@ -6,7 +6,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...sandbox import PLATFORMS, SandboxServer
+from ... import PLATFORMS, SandboxServer
 
 DEFAULT_CLIENT_ID = "sandbox-client"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"

@@ -12,9 +12,9 @@ import random
 import re
 from datetime import datetime, timedelta, timezone
 
-from .server import Response, Route, ims_error, paged
+from .messages import Response, Route, ims_error, paged
+from .platforms import ROSTERING_PATH
 
-ROSTERING_PATH = "/ims/oneroster/rostering/v1p2"
 # collection -> key of one record in a single-object answer
 COLLECTIONS = {"users": "user", "courses": "course", "classes": "class", "enrollments": "enrollment"}
 # getAllStudents / getAllTeachers: users with that role, answered as "users"

@@ -11,6 +11,8 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields
 
+from .rostering import load_roster
+
 FAULT_ENDPOINTS = ("caliper", "gradebook", "rostering")
 
 
@@ -74,7 +76,7 @@ class SandboxState:
     def __init__(self, *, client_id="sandbox-client", client_secret="sandbox-secret", faults=None, platform="timeback"):
         self.client_id = client_id
         self._client_secret = client_secret
-        # Whose paths and token scope to serve (server.PLATFORMS); fixed for the server's life.
+        # Whose paths and token scope to serve (platforms.PLATFORMS); fixed for the server's life.
         self.platform = platform
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -105,8 +107,6 @@ class SandboxState:
     def seed_roster(self, data, *, merge=False):
         """Serve ``data`` (``{"users": [...], "courses": [...], ...}``) as the OneRoster
         roster; ``merge`` adds to / replaces records in what is there. Raises ValueError."""
-        from .rostering import load_roster
-
         with self.lock:
             self.roster = load_roster(data, into=copy.deepcopy(self.roster) if merge else None)
             return {name: len(records) for name, records in self.roster.items()}
