@@ -55,63 +55,63 @@ def _create(student, activity, started_at, using):
     return attempt
 
 
-def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
-    """Add seconds to an open attempt. Additive, so it is safe to call every few seconds.
+def _on_open_attempt(attempt, locked, work, refusal):
+    """Run ``work(current, using)`` on the open attempt, under its lock, in one transaction.
 
     ``locked=True``: the caller loaded ``attempt`` with ``locking.lock_attempt``
-    in its open transaction (the API does, to check permissions in the same query).
+    in its open transaction (the API does, to check permissions in the same
+    query). A completed attempt is refused with ``refusal``: the block is left
+    normally, having written nothing, and the error is raised outside it.
+    Returns the locked instance.
     """
-    _check_seconds(active_seconds, inactive_seconds)
     using = db_for_write(attempt)
-    # A refusal leaves the block normally, having written nothing, and is raised outside.
     with transaction.atomic(using=using, savepoint=False):
         current = attempt if locked else lock_attempt(attempt.pk, using=using)
         if current is None:
             raise Attempt.DoesNotExist("Attempt matching query does not exist.")
         if not current.is_completed:
-            _add_time(attempt, current, active_seconds, inactive_seconds, using)
-    if current.is_completed:
-        raise AttemptError("This attempt is already completed.", "completed")
-    return attempt
+            work(current, using)
+            return current
+    raise AttemptError(refusal, "completed")
 
 
-def _add_time(attempt, current, active_seconds, inactive_seconds, using):
-    # Under the row lock ``current`` holds the stored seconds: add in Python, write once.
-    current.active_seconds += active_seconds
-    current.inactive_seconds += inactive_seconds
-    current.updated_at = timezone.now()
-    Attempt.objects.using(using).filter(pk=current.pk).update(
-        active_seconds=current.active_seconds, inactive_seconds=current.inactive_seconds, updated_at=current.updated_at
-    )
-    progress.add_time(current, active_seconds, inactive_seconds, using=using)
-    writing.enqueue_time(current)
+def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
+    """Add seconds to an open attempt. Additive, so it is safe to call every few seconds."""
+    _check_seconds(active_seconds, inactive_seconds)
+
+    def work(current, using):
+        # Under the row lock ``current`` holds the stored seconds: add in Python, write once.
+        current.active_seconds += active_seconds
+        current.inactive_seconds += inactive_seconds
+        current.updated_at = timezone.now()
+        Attempt.objects.using(using).filter(pk=current.pk).update(
+            active_seconds=current.active_seconds, inactive_seconds=current.inactive_seconds,
+            updated_at=current.updated_at,
+        )
+        progress.add_time(current, active_seconds, inactive_seconds, using=using)
+        writing.enqueue_time(current)
+
+    current = _on_open_attempt(attempt, locked, work, "This attempt is already completed.")
     for name in ("active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS):
         setattr(attempt, name, getattr(current, name))
+    return attempt
 
 
 def complete_attempt(
     attempt, *, total_questions, correct_questions, active_seconds=0, inactive_seconds=0, completed_at=None,
     locked=False,
 ):
-    """Complete an open attempt: XP, mastery, result, progress and outbox rows, in one transaction.
-
-    ``locked=True``: the caller loaded ``attempt`` with ``locking.lock_attempt``
-    in its open transaction (the API does, to check permissions in the same query).
-    """
+    """Complete an open attempt: XP, mastery, result, progress and outbox rows, in one transaction."""
     _check_questions(total_questions, correct_questions)
     _check_seconds(active_seconds, inactive_seconds)
-    using = db_for_write(attempt)
-    with transaction.atomic(using=using, savepoint=False):
-        current = attempt if locked else lock_attempt(attempt.pk, using=using)
-        if current is None:
-            raise Attempt.DoesNotExist("Attempt matching query does not exist.")
-        refused = current.is_completed  # raised outside the block: see add_time
-        if not refused:
-            change = progress.Change(active_seconds=active_seconds, inactive_seconds=inactive_seconds)
-            _complete(current, change, total_questions, correct_questions, completed_at, using)
-    if refused:
-        raise AttemptError("This attempt is already completed; start a new attempt instead.", "completed")
-    return current
+
+    def work(current, using):
+        change = progress.Change(active_seconds=active_seconds, inactive_seconds=inactive_seconds)
+        _complete(current, change, total_questions, correct_questions, completed_at, using)
+
+    return _on_open_attempt(
+        attempt, locked, work, "This attempt is already completed; start a new attempt instead."
+    )
 
 
 def _complete(attempt, change, total_questions, correct_questions, completed_at, using):

@@ -93,5 +93,10 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('student', 'activity'), name='tbp_activity_progress_unique')],
             },
         ),
+        migrations.AlterField(
+            model_name='studentprogress',
+            name='failed_streak',
+            field=models.PositiveIntegerField(default=0, help_text="Latest consecutive completed attempts below the XP policy's pass mark."),
+        ),
         migrations.RunPython(fill_activity_progress, migrations.RunPython.noop),
     ]

@@ -13,24 +13,32 @@ from django.utils.translation import gettext_lazy as _
 from .roster import Activity, Course, Student
 
 
-class StudentProgress(models.Model):
-    """Per student and course aggregates, kept by ``gradebook.progress``."""
+class ProgressSums(models.Model):
+    """The sums a progress row holds: a student's ``ActivityProgress`` rows add up to their ``StudentProgress``."""
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="progress")
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="progress")
     xp_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     attempts_count = models.PositiveIntegerField(default=0)
     completed_count = models.PositiveIntegerField(default=0)
     total_questions = models.PositiveIntegerField(default=0)
     correct_questions = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    accuracy = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, help_text=_("correct / total questions, percent.")
-    )
     mastered_units = models.PositiveIntegerField(default=0)
     active_seconds = models.PositiveBigIntegerField(default=0)
     inactive_seconds = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class StudentProgress(ProgressSums):
+    """Per student and course aggregates, kept by ``gradebook.progress``."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="progress")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="progress")
+    accuracy = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text=_("correct / total questions, percent.")
+    )
     failed_streak = models.PositiveIntegerField(
-        default=0, help_text=_("Latest consecutive completed attempts below 80% accuracy.")
+        default=0, help_text=_("Latest consecutive completed attempts below the XP policy's pass mark.")
     )
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_completed_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -65,7 +73,7 @@ class DailyProgress(models.Model):
         indexes = [models.Index(fields=["course", "day", "xp"], name="tbp_daily_course_day_xp")]
 
 
-class ActivityProgress(models.Model):
+class ActivityProgress(ProgressSums):
     """One student's figures at one activity, kept by ``gradebook.progress``.
 
     The sums add up to the student's ``StudentProgress`` in the course;
@@ -76,14 +84,6 @@ class ActivityProgress(models.Model):
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="activity_progress")
     activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="student_progress")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="activity_progress")
-    xp_total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    attempts_count = models.PositiveIntegerField(default=0)
-    completed_count = models.PositiveIntegerField(default=0)
-    total_questions = models.PositiveIntegerField(default=0)
-    correct_questions = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    mastered_units = models.PositiveIntegerField(default=0)
-    active_seconds = models.PositiveBigIntegerField(default=0)
-    inactive_seconds = models.PositiveBigIntegerField(default=0)
     best_accuracy = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True,
         help_text=_("Best accuracy of a completed attempt with questions, percent."),

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Delivery, IdempotencyRecord
+from ..schedules import keep_schedule
 from . import sending, writing
 from .kick import DELIVER_TASK
 from .outcome import Summary
@@ -97,20 +98,5 @@ def ensure_schedule(**kwargs):
     Schedules that name a task by a path it had in an earlier version (ours,
     or a host's own) are pointed at its path now.
     """
-    from django_q.models import Schedule  # django-q2 is needed only where tasks are scheduled
-
-    for old, new in RENAMED.items():
-        Schedule.objects.filter(func=old).update(func=new)
-    Schedule.objects.update_or_create(
-        name=SWEEP_SCHEDULE_NAME,
-        defaults={
-            "func": DELIVER_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": app_settings.SWEEP_INTERVAL_MINUTES,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=PURGE_SCHEDULE_NAME,
-        defaults={"func": PURGE_TASK, "schedule_type": Schedule.DAILY, "repeats": -1},
-    )
+    keep_schedule(SWEEP_SCHEDULE_NAME, DELIVER_TASK, every_minutes=app_settings.SWEEP_INTERVAL_MINUTES, renamed=RENAMED)
+    keep_schedule(PURGE_SCHEDULE_NAME, PURGE_TASK, daily=True)

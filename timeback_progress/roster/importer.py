@@ -20,8 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..conf import app_settings
+from ..timeback.formats import isoformat
 from ..models import Course, RosterClass, Student, SyncState
-from .records import (Invalid, RosterError, iso, map_subject, record_count, record_header, record_ref,
+from .records import (Invalid, RosterError, map_subject, record_count, record_header, record_ref,
                       record_ref_or_none, record_text, user_role)
 from .summary import Summary
 from .teachers import TeacherMatcher
@@ -64,7 +65,7 @@ class RosterImport:
             since = state.high_water_mark
         self.summary.mode = "incremental" if since else "full"
         self.summary.since = since
-        params = {"filter": f"dateLastModified>='{iso(since)}'"} if since else {}
+        params = {"filter": f"dateLastModified>='{isoformat(since)}'"} if since else {}
         try:
             if self.dry_run:
                 with transaction.atomic():

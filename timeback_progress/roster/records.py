@@ -34,11 +34,6 @@ def parse_since(text):
     return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
 
 
-def iso(moment):
-    """OneRoster's date-time form, in UTC with milliseconds: 2025-08-01T12:00:00.000Z."""
-    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def record_text(record, key, *, required=False, max_length=255):
     value = record.get(key)
     if value is None or value == "":

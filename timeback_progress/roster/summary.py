@@ -4,7 +4,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .records import iso
+from ..timeback.formats import isoformat
 
 OUTCOMES = ("created", "updated", "deactivated", "unchanged", "skipped")
 STORED_SKIPS = 200  # skipped records kept in SyncState.last_summary (all are counted)
@@ -43,7 +43,7 @@ class Summary:
     def as_dict(self):
         return {
             "mode": self.mode,
-            "since": iso(self.since) if self.since else None,
+            "since": isoformat(self.since) if self.since else None,
             "dry_run": self.dry_run,
             "counts": {kind: {o: c[o] for o in OUTCOMES} for kind, c in self.counts.items()},
             "totals": {o: self.total(o) for o in OUTCOMES},
@@ -52,6 +52,6 @@ class Summary:
             "unmatched_teachers": self.unmatched_teachers,
             "users_ignored": dict(self.users_ignored),
             "enrollments_ignored": dict(self.enrollments_ignored),
-            "high_water_mark": iso(self.high_water_mark) if self.high_water_mark else None,
+            "high_water_mark": isoformat(self.high_water_mark) if self.high_water_mark else None,
             **({"error": self.error} if self.error else {}),
         }

@@ -2,6 +2,7 @@
 
 import logging
 
+from ..schedules import keep_schedule
 from .importer import import_roster
 
 logger = logging.getLogger("timeback_progress.roster")
@@ -19,9 +20,4 @@ def run_scheduled_import():
 
 def ensure_schedule(minutes=60):
     """Create or update a django-q2 Schedule that runs the import every ``minutes``."""
-    from django_q.models import Schedule
-
-    return Schedule.objects.update_or_create(name=SCHEDULE_NAME, defaults={
-        "func": TASK,
-        "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1,
-    })[0]
+    return keep_schedule(SCHEDULE_NAME, TASK, every_minutes=minutes)

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 
 from ..conf import app_settings
 from ..subjects import to_timeback
+from .formats import isoformat, number
 
 logger = logging.getLogger("timeback_progress.caliper")
 
@@ -20,11 +21,6 @@ CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
 PROFILE = "TimebackProfile"
 # Seconds one time metric may carry (the vendor SDK's cap per TimeSpentEvent).
 MAX_SECONDS_PER_METRIC = 86_400
-
-
-def isoformat(value):
-    """ISO 8601 in UTC with a ``Z`` and millisecond precision."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rostering_url(kind, sourced_id):
@@ -45,14 +41,6 @@ def caliper_subject(activity):
         logger.error("Activity %s has subject %r, sent as Other: %s", activity.activity_id, activity.subject,
                      " ".join(exc.messages))
         return "Other"
-
-
-def _number(value):
-    """JSON number: ints stay ints, Decimals become floats only when fractional."""
-    if value is None:
-        return 0
-    as_float = float(value)
-    return int(as_float) if as_float.is_integer() else as_float
 
 
 def actor(student):
@@ -109,10 +97,10 @@ def activity_event(
         "type": "TimebackActivityMetricsCollection",
         "attempt": attempt.number,
         "items": [
-            {"type": "totalQuestions", "value": _number(attempt.total_questions if total_questions is None else total_questions)},
-            {"type": "correctQuestions", "value": _number(attempt.correct_questions if correct_questions is None else correct_questions)},
-            {"type": "xpEarned", "value": _number(attempt.xp_earned if xp_earned is None else xp_earned)},
-            {"type": "masteredUnits", "value": _number(attempt.mastered_units if mastered_units is None else mastered_units)},
+            {"type": "totalQuestions", "value": number(attempt.total_questions if total_questions is None else total_questions)},
+            {"type": "correctQuestions", "value": number(attempt.correct_questions if correct_questions is None else correct_questions)},
+            {"type": "xpEarned", "value": number(attempt.xp_earned if xp_earned is None else xp_earned)},
+            {"type": "masteredUnits", "value": number(attempt.mastered_units if mastered_units is None else mastered_units)},
         ],
     }
     return event
@@ -132,8 +120,8 @@ def time_spent_event(attempt, *, active_seconds, inactive_seconds, window, event
         "id": f"urn:uuid:{uuid.uuid5(event_id, 'metrics')}",
         "type": "TimebackTimeSpentMetricsCollection",
         "items": [
-            {"type": "active", "value": _number(active_seconds)},
-            {"type": "inactive", "value": _number(inactive_seconds)},
+            {"type": "active", "value": number(active_seconds)},
+            {"type": "inactive", "value": number(inactive_seconds)},
         ],
     }
     return event

@@ -3,7 +3,7 @@
 Only fields the vendor's models know are ever sent (see docs/timeback-api.md).
 """
 
-from .caliper import _number, isoformat
+from .formats import isoformat, number
 
 
 def line_item_body(activity):
@@ -17,7 +17,7 @@ def line_item_body(activity):
         "metadata": {
             "activityId": activity.activity_id,
             "subject": activity.subject,
-            "expectedXp": _number(activity.expected_xp),
+            "expectedXp": number(activity.expected_xp),
             "masterableUnits": activity.masterable_units,
             "courseSourcedId": activity.course.sourced_id,
         },
@@ -34,7 +34,7 @@ def result_body(result):
             "status": result.status,
             "assessmentLineItem": {"sourcedId": result.line_item_sourced_id},
             "student": {"sourcedId": result.student.sourced_id},
-            "score": _number(result.score),
+            "score": number(result.score),
             "scoreStatus": result.score_status,
             "scoreDate": isoformat(result.score_date),
             "metadata": dict(result.metadata),

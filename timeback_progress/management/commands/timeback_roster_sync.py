@@ -6,7 +6,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ...roster.importer import RosterImport
-from ...roster.records import RosterError, iso, parse_since
+from ...roster.records import RosterError, parse_since
+from ...timeback.formats import isoformat
 from ...timeback.errors import TimebackError
 
 SHOWN_SKIPS = 50
@@ -81,7 +82,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {item['kind']} {item['sourcedId']}: {item['reason']}")
             if len(summary.skipped) > SHOWN_SKIPS:
                 self.stdout.write(f"  ... and {len(summary.skipped) - SHOWN_SKIPS} more")
-        mark = iso(summary.high_water_mark) if summary.high_water_mark else "none (no records read)"
+        mark = isoformat(summary.high_water_mark) if summary.high_water_mark else "none (no records read)"
         if summary.dry_run:
             self.stdout.write(f"Newest dateLastModified read: {mark}; the high-water mark was left as it was.")
         else:
