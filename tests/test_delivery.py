@@ -339,3 +339,24 @@ def test_failed_rows_wait_longer_after_each_try_up_to_the_cap(live, course, sett
         waits.append(wait)
         Delivery.objects.filter(status__in=["retrying", "pending"]).update(next_attempt_at=timezone.now())
     assert waits[3] >= 40 and min(waits[4:]) >= 50 and max(waits) <= 105  # 10, 20, 40, 80, then 100
+
+
+def test_a_commit_that_writes_rows_asks_a_worker_to_deliver_them(live, course, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    """The fast path without a cluster: the commit queues the delivery task, and that task delivers."""
+    from django.utils.module_loading import import_string
+    from django_q import tasks as q_tasks
+
+    from timeback_progress import tasks
+
+    queued = []
+    monkeypatch.setattr(q_tasks, "async_task", lambda func, *args, **kwargs: queued.append(func) or "task-id")
+    monkeypatch.setattr(tasks, "_last_kick", [0.0])  # no debounce left over from an earlier test
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        make_attempts(course, 2)
+        assert not queued  # nothing before the commit
+    assert callbacks and queued == ["timeback_progress.tasks.deliver_due"]  # one task for the burst
+    assert not live.state.events
+    import_string(queued[0])()  # what the worker runs
+    assert set(live.state.events) == expected_ids()
+    assert not Delivery.objects.exclude(status="sent").exists()
