@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from timeback_progress.gradebook import corrections
 from timeback_progress.models import Delivery, Result
-from timeback_progress.outbox import sending, writing
+from timeback_progress.outbox import outcome, sending, writing
 from tests.plugins.factories import complete, make_activity, make_student
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +330,96 @@ def test_upserts_land_once_whichever_way_the_server_treats_put(live, course, put
     assert stored[results[1].sourced_id]["metadata"]["xp"] == results[1].metadata["xp"]
     gradebook = live.state.snapshot_stats()["endpoints"]["gradebook"]
     assert gradebook.get("not_found", 0) == (0 if put_creates else 1)  # the lost one: PUT 404, then POST
+
+
+def test_resaving_a_sent_attempt_queues_nothing_again(live, course):
+    """While rows wait, a re-queue folds into them unseen; once they are sent it would be a new row."""
+    from timeback_progress.models import Attempt
+
+    attempt = complete(make_student(), make_activity(course), total=10, correct=9)
+    assert sending.deliver_due().sent == Delivery.objects.count() == 4
+    rows = list(Delivery.objects.order_by("pk").values())
+    requests = live.state.snapshot_stats()["received"]
+    attempt.save()  # the instance host code holds
+    Attempt.objects.get(pk=attempt.pk).save()  # a fresh one, as the admin saves it
+    assert list(Delivery.objects.order_by("pk").values()) == rows
+    assert sending.deliver_due().handled == 0
+    assert live.state.snapshot_stats()["received"] == requests
+
+
+@pytest.mark.parametrize("fault", [{"status": 503}, {"status": 429, "retry_after": 0}, {"drop": True}],
+                         ids=["503", "429", "dropped"])
+def test_a_caliper_error_is_never_recorded_as_sent(live, course, fault, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "BACKOFF_BASE_SECONDS": 60.0}  # no retry in this run
+    make_attempts(course, 2)
+    live.state.faults.update({"queue": [{**fault, "endpoint": "caliper"}]})
+    summary = sending.deliver_due()
+    events = Delivery.objects.filter(kind="caliper_event")
+    assert not live.state.events
+    assert set(events.values_list("status", flat=True)) == {"retrying"}
+    assert summary.retrying == events.count() == 4 and summary.sent == Delivery.objects.count() - 4
+    Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+    assert sending.deliver_due().sent == 4 and set(live.state.events) == expected_ids()
+
+
+def backoff_limits(attempts, base, cap):
+    """Full jitter above half: the n-th retry waits between d/2 and d, d = min(cap, base * 2**(n-1))."""
+    ceiling = min(cap, base * 2 ** (attempts - 1))
+    return ceiling / 2, ceiling
+
+
+def test_backoff_doubles_up_to_the_cap(settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "BACKOFF_BASE_SECONDS": 2.0, "BACKOFF_MAX_SECONDS": 60.0}
+    samples = {n: [outcome.backoff(n) for _ in range(200)] for n in range(1, 13)}
+    for n, waits in samples.items():
+        low, high = backoff_limits(n, 2.0, 60.0)
+        assert low <= min(waits) and max(waits) <= high, (n, min(waits), max(waits))
+    # Growth: until the cap, every wait of a retry is at least every wait of the one before.
+    for n in range(1, 5):  # ceilings 2, 4, 8, 16, 32, then 60
+        assert max(samples[n]) <= min(samples[n + 1])
+    assert min(samples[6]) >= 30 and max(w for n in range(6, 13) for w in samples[n]) <= 60
+    # Retry-After is honoured, but never beyond the cap.
+    assert 30 <= outcome.backoff(1, retry_after=30) <= 60
+    assert outcome.backoff(1, retry_after=86_400) == 60
+
+
+def test_failed_rows_wait_longer_after_each_try_up_to_the_cap(live, course, settings):
+    """The same growth through the sender: each failure records the row's next try further out."""
+    settings.TIMEBACK_PROGRESS = {
+        **settings.TIMEBACK_PROGRESS, "BACKOFF_BASE_SECONDS": 10.0, "BACKOFF_MAX_SECONDS": 100.0, "MAX_ATTEMPTS": 20,
+    }
+    make_attempts(course, 1)
+    live.state.faults.update({"fail_rate": 1.0})
+    waits = []
+    for attempt in range(1, 8):
+        started = timezone.now()
+        sending.deliver_due()
+        row = Delivery.objects.get(kind="line_item")
+        assert (row.status, row.attempts) == ("retrying", attempt)
+        wait = (row.next_attempt_at - started).total_seconds()
+        low, high = backoff_limits(attempt, 10.0, 100.0)
+        assert low <= wait <= high + 5, (attempt, wait)
+        waits.append(wait)
+        Delivery.objects.filter(status__in=["retrying", "pending"]).update(next_attempt_at=timezone.now())
+    assert waits[3] >= 40 and min(waits[4:]) >= 50 and max(waits) <= 105  # 10, 20, 40, 80, then 100
+
+
+def test_a_commit_that_writes_rows_asks_a_worker_to_deliver_them(live, course, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    """The fast path without a cluster: the commit queues the delivery task, and that task delivers."""
+    from django.utils.module_loading import import_string
+    from django_q import tasks as q_tasks
+
+    from timeback_progress.outbox import kick
+
+    queued = []
+    monkeypatch.setattr(q_tasks, "async_task", lambda func, *args, **kwargs: queued.append(func) or "task-id")
+    monkeypatch.setattr(kick, "_last_kick", [0.0])  # no debounce left over from an earlier test
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        make_attempts(course, 2)
+        assert not queued  # nothing before the commit
+    assert callbacks and queued == ["timeback_progress.outbox.tasks.deliver_due"]  # one task for the burst
+    assert not live.state.events
+    import_string(queued[0])()  # what the worker runs
+    assert set(live.state.events) == expected_ids()
+    assert not Delivery.objects.exclude(status="sent").exists()

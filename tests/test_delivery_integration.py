@@ -42,6 +42,25 @@ def all_arrived(sandbox, events, results):
     return events <= set(sandbox.state.events) and results <= set(sandbox.state.results)
 
 
+def sent_but_not_received(sandbox):
+    """Rows recorded as sent whose record the sandbox never got (read first: a row is marked after its answer)."""
+    sent = list(Delivery.objects.filter(status="sent").values_list("kind", "key"))
+    with sandbox.state.lock:
+        received = {
+            "caliper_event": set(sandbox.state.events),
+            "result": {f"result:{k}" for k in sandbox.state.results},
+            "line_item": {f"lineitem:{k}" for k in sandbox.state.line_items},
+        }
+    return [(kind, key) for kind, key in sent if key not in received[kind]]
+
+
+def arrived_and_nothing_lost(sandbox, events, results):
+    """``all_arrived``, failing at once when a row is recorded as sent that never arrived."""
+    lost = sent_but_not_received(sandbox)
+    assert not lost, f"{len(lost)} rows recorded as sent never reached the sandbox, e.g. {lost[:3]}"
+    return all_arrived(sandbox, events, results)
+
+
 def report(sandbox):
     """Print what the sandbox saw; returns its Caliper counters."""
     stats = sandbox.state.snapshot_stats()
@@ -66,28 +85,60 @@ def test_qcluster_delivers_everything_on_commit(sandbox, live_sync, cluster_fact
     report(sandbox)
 
 
+def test_the_commit_kick_alone_delivers_promptly(sandbox, live_sync, cluster_factory, course):
+    """No sweep can run here (its schedule is a day away): only the on-commit kick can deliver."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from timeback_progress.outbox import kick, tasks
+
+    assert Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE_NAME).exists()
+    Schedule.objects.update(next_run=timezone.now() + timedelta(days=1))
+    cluster = cluster_factory(sandbox, extra=FAST_RETRIES)
+    kick._last_kick[0] = 0  # no debounce left over from an earlier test in this process
+    make_backlog(course, students=5)  # one commit -> one kick
+    events, results = expected()
+    wait_for(lambda: arrived_and_nothing_lost(sandbox, events, results), timeout=45, message=f"the kick's delivery\n{cluster.output()}")
+    wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=20, message="rows marked sent")
+    assert not Schedule.objects.filter(next_run__lt=timezone.now()).exists()  # the sweep never became due
+
+
 def test_fault_mix_loses_nothing(sandbox_factory, live_sync, cluster_factory, course):
     sandbox = sandbox_factory(faults={
         "fail_rate": 0.15, "throttle_rate": 0.05, "retry_after": 1, "drop_rate": 0.05, "latency_ms": 5,
         "jitter_ms": 20, "token_lifetime": 2, "seed": 7,
+        # Random faults land where the requests are (most are gradebook PUTs): these reach each endpoint.
+        "queue": [
+            {"status": 503, "endpoint": "caliper"}, {"drop": True, "endpoint": "caliper"},
+            {"status": 429, "retry_after": 1, "endpoint": "caliper"}, {"status": 500, "endpoint": "caliper"},
+            {"status": 502, "endpoint": "gradebook"}, {"drop": True, "endpoint": "gradebook"},
+        ],
     })
     make_backlog(course, students=25)
     # One permanently invalid event in the mix: a student the roster gave no email.
     bad = Delivery.objects.filter(kind="caliper_event").order_by("id")[7]
     bad.payload["actor"]["email"] = ""
     bad.save()
-    cluster_factory(sandbox, extra=FAST_RETRIES)
+    # Envelopes of 20 events: Caliper gets enough requests for the random faults to reach it too.
+    cluster_factory(sandbox, extra={**FAST_RETRIES, "BATCH_SIZE": 20})
     from timeback_progress.outbox import kick
 
     kick._last_kick[0] = 0
     transaction.on_commit(kick.kick)  # no pending transaction: runs now
     events, results = expected()
     events.discard(bad.key)
-    wait_for(lambda: all_arrived(sandbox, events, results), timeout=150, message="delivery under faults")
+    wait_for(lambda: arrived_and_nothing_lost(sandbox, events, results), timeout=150, message="delivery under faults")
     wait_for(lambda: not Delivery.objects.filter(status__in=["pending", "retrying", "sending"]).exists(), timeout=30, message="settled")
     dead = list(Delivery.objects.filter(status="dead").values_list("key", flat=True))
     assert dead == [bad.key], f"only the invalid event may be dead, got {dead}"
+    assert not sent_but_not_received(sandbox)
     stats = report(sandbox)
+    endpoints = sandbox.state.snapshot_stats()["endpoints"]
+    faults = {name: endpoints.get(name, {}).get("faults", 0) for name in ("caliper", "gradebook")}
+    print(f"faults per endpoint: {faults}")
+    assert faults["caliper"] >= 4 and faults["gradebook"] >= 2, faults
     assert stats["faults"] > 0
 
 

@@ -357,17 +357,28 @@ def test_reset_forgets_everything_received(sandbox, api):
 
 def test_routes_are_a_table_later_issues_can_extend():
     people = [{"sourcedId": f"u-{n}"} for n in range(5)]
+    routes_before = list(ROUTES)
     route = Route("GET", "/ims/oneroster/rostering/v1p2/users", lambda state, request: paged(request, people, "users"),
                   "rostering")
-    with start_sandbox(client_id="c", client_secret="s", routes=[*ROUTES, route]) as server:
+    # A handler answers with a plain Response: its status, body and headers go out as given.
+    accept = Route("POST", "/ims/oneroster/rostering/v1p2/jobs", lambda state, request: Response(
+        202, {"accepted": request.json()["name"]}, {"Location": "/jobs/7"}), "rostering")
+    with start_sandbox(client_id="c", client_secret="s", routes=[*ROUTES, route, accept]) as server:
         http = requests.Session()
         token = http.post(f"{server.url}/oauth2/token",
                           data={"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}).json()
         http.headers["Authorization"] = f"Bearer {token['access_token']}"
         answer = http.get(f"{server.url}/ims/oneroster/rostering/v1p2/users", params={"limit": 2, "offset": 4}, timeout=5)
         assert answer.json() == {"users": [{"sourcedId": "u-4"}]}
+        assert answer.headers["X-Total-Count"] == "5"
         assert http.get(f"{server.url}/ims/oneroster/rostering/v1p2/users", headers={"Authorization": ""}).status_code == 401
-    assert isinstance(Response(200), Response)
+        job = http.post(f"{server.url}/ims/oneroster/rostering/v1p2/jobs", json={"name": "nightly"}, timeout=5)
+        assert (job.status_code, job.json(), job.headers["Location"]) == (202, {"accepted": "nightly"}, "/jobs/7")
+        assert server.state.snapshot_stats()["endpoints"]["rostering"]["received"] == 3
+    # The extension belongs to that server: the default table is unchanged.
+    assert ROUTES == routes_before
+    with start_sandbox(client_id="c", client_secret="s") as plain:
+        assert requests.post(f"{plain.url}/ims/oneroster/rostering/v1p2/jobs", json={}, timeout=5).status_code == 404
 
 
 # -- an opt-in app -------------------------------------------------------------------

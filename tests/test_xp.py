@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from timeback_progress.xp import calculate_xp, mastered_units
+from timeback_progress.xp import calculate_xp, mastered_units, percent_correct
 
 D = Decimal
 
@@ -85,3 +85,26 @@ def test_xp_never_exceeds_the_bonus_and_follows_the_threshold(expected, total, s
     if correct * 100 < 80 * total or attempt >= 4:
         assert result.xp == 0
     assert 0 <= result.accuracy <= 100
+
+
+
+# Half-up and half-even differ on an exact half after an even digit (0.125: 0.13 half-up, 0.12 half-even).
+@pytest.mark.parametrize("expected_xp, attempt, correct, xp", [
+    ("0.5", 3, 10, "0.13"),  # 0.5 x 0.25 = 0.125
+    ("8.5", 3, 10, "2.13"),  # 8.5 x 0.25 = 2.125
+    ("0.1", 1, 10, "0.13"),  # 0.1 x 1.25 (first-attempt bonus) = 0.125
+    ("0.05", 2, 9, "0.03"),  # 0.05 x 0.5 = 0.025
+])
+def test_xp_rounds_half_up_not_half_even(expected_xp, attempt, correct, xp):
+    assert calculate_xp(D(expected_xp), 10, correct, attempt).xp == D(xp)
+
+
+@pytest.mark.parametrize("correct, total, accuracy", [
+    (641, 800, "80.13"),  # 80.125%
+    (1, 800, "0.13"),  # 0.125%
+    ("8.25", 40, "20.63"),  # 20.625%, fractional answers
+    (0.125, 100, "0.13"),  # a float input, read from its repr
+])
+def test_accuracy_rounds_half_up_not_half_even(correct, total, accuracy):
+    assert percent_correct(correct, total) == D(accuracy)
+    assert calculate_xp(100, total, correct, 1).accuracy == D(accuracy)
