@@ -98,6 +98,10 @@ else:
         import psycopg  # noqa: F401 - psycopg 3 only: psycopg2 knows neither option
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
+# A second alias onto the same database (a test mirror), for tests/test_routing.py:
+# with DATABASE_ROUTERS sending the app there, no query of an operation may use "default".
+DATABASES["gradebook"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
 CACHES = {
     # Per process, and cleared before every test (tests/conftest.py).
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "timeback-tests"},

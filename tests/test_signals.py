@@ -222,7 +222,7 @@ def test_concurrent_completions_of_one_student_add_up(course):
         pytest.skip("SQLite serialises writers; the race needs row locks")
     student = make_student()
     activity = make_activity(course)
-    attempts = [attempts.start_attempt(student, activity) for _ in range(2)]
+    started = [attempts.start_attempt(student, activity) for _ in range(2)]
     barrier = threading.Barrier(2)
     errors = []
 
@@ -235,7 +235,7 @@ def test_concurrent_completions_of_one_student_add_up(course):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=finish, args=(a,)) for a in attempts]
+    threads = [threading.Thread(target=finish, args=(a,)) for a in started]
     for t in threads:
         t.start()
     for t in threads:

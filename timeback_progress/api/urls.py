@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import corrections, views
 
 app_name = "timeback_progress_api"
 
@@ -13,7 +13,7 @@ urlpatterns = [
     path("v1/attempts/<int:pk>/", views.AttemptDetailView.as_view(), name="attempt-detail"),
     path("v1/attempts/<int:pk>/time/", views.AttemptTimeView.as_view(), name="attempt-time"),
     path("v1/attempts/<int:pk>/complete/", views.AttemptCompleteView.as_view(), name="attempt-complete"),
-    path("v1/attempts/<int:pk>/corrections/", views.AttemptCorrectionsView.as_view(), name="attempt-corrections"),
+    path("v1/attempts/<int:pk>/corrections/", corrections.AttemptCorrectionsView.as_view(), name="attempt-corrections"),
     path("v1/students/<str:sourced_id>/progress/", views.StudentProgressView.as_view(), name="student-progress"),
     path("v1/courses/<str:sourced_id>/students/", views.CourseStudentsView.as_view(), name="course-students"),
 ]

@@ -7,7 +7,7 @@ The database is the one ``DATABASE_ROUTERS`` names for writing attempts;
 every write of an operation goes there, in one transaction.
 """
 
-from django.db import router
+from django.db import connections, router
 from django.db.models import F, FilteredRelation, Q
 
 from ..models import Attempt, Student
@@ -21,12 +21,24 @@ def db_for_write(instance=None):
 def lock_attempt(pk, *, using):
     """The attempt ``pk`` with its student, activity and course, locked with its student; or None.
 
-    The student's progress rows come in the same query (``activity_row``:
+    The student's progress rows come with it (``activity_row``:
     ActivityProgress, ``course_row``: StudentProgress; None before the first
-    attempt), which the operation updates. Call inside
-    ``transaction.atomic(using=using)``. SQLite has no row locks (it
-    serialises writers), so the lock clause is simply not emitted there.
+    attempt), which the operation then updates. Call inside
+    ``transaction.atomic(using=using)``.
+
+    Lock first, read after: under READ COMMITTED each statement reads a fresh
+    snapshot, so the rows read once the lock is granted include what the
+    writer we waited for committed. (Read in the locking statement itself,
+    rows joined to the locked ones would be as of before the wait.) SQLite
+    serialises writers, so there the lock statement is not needed at all.
     """
+    if connections[using].features.has_select_for_update:
+        locked = (
+            Attempt.objects.using(using).select_related("student").select_for_update(of=("self", "student"))
+            .filter(pk=pk).only("id", "student__id")
+        )
+        if not list(locked):
+            return None
     rows = list(
         Attempt.objects.using(using)
         .annotate(
@@ -36,7 +48,6 @@ def lock_attempt(pk, *, using):
             course_row=FilteredRelation("student__progress", condition=Q(student__progress__course=F("course"))),
         )
         .select_related("student", "activity__course", "activity_row", "course_row")
-        .select_for_update(of=("self", "student"))
         .filter(pk=pk)
     )
     return rows[0] if rows else None

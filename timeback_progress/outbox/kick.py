@@ -8,9 +8,10 @@ dotted path, as django-q2 stores it.
 import logging
 import time
 
-from django.db import transaction
+from django.db import router, transaction
 
 from ..conf import app_settings
+from ..models import Delivery
 
 logger = logging.getLogger("timeback_progress.tasks")
 
@@ -41,5 +42,8 @@ def kick():
 
 
 def after_commit():
-    """Kick once the current transaction commits (at once outside one)."""
-    transaction.on_commit(kick)
+    """Kick once the transaction that wrote outbox rows commits (at once outside one).
+
+    That transaction is on the database ``DATABASE_ROUTERS`` sends outbox writes to.
+    """
+    transaction.on_commit(kick, using=router.db_for_write(Delivery))
