@@ -196,3 +196,102 @@ def test_an_unsupported_database_backend_is_refused_by_a_check(monkeypatch):
     (error,) = checks.check_database()
     assert isinstance(error, Error) and error.id == "timeback_progress.E009"
     assert "mysql" in error.msg and "PostgreSQL" in error.hint
+
+
+# -- found by review: history changes the fast path must not miss ----------------------------------
+
+
+def test_a_deleted_attempt_no_longer_counts_for_mastery():
+    """Deleting the mastering attempt (host code, a shell) re-evaluates the rest: the next pass masters."""
+    student, activity = make_student(), make_activity(masterable_units=2)
+    first = attempts.record_attempt(student, activity, total_questions=10, correct_questions=10)
+    attempts.record_attempt(student, activity, total_questions=10, correct_questions=1)
+    assert first.mastered_units == 2
+    Attempt.objects.filter(pk=first.pk).delete()
+    assert_rows_equal_a_rebuild()
+    third = attempts.record_attempt(student, activity, total_questions=10, correct_questions=10)
+    assert third.mastered_units == 2
+    assert ActivityProgress.objects.get(student=student).mastered_units == 2
+    assert_rows_equal_a_rebuild()
+
+
+def test_a_save_that_uncompletes_an_attempt_rebuilds_days_and_streak():
+    student, activity = make_student(), make_activity()
+    attempt = attempts.record_attempt(student, activity, total_questions=10, correct_questions=1, active_seconds=60)
+    plain = Attempt.objects.get(pk=attempt.pk)
+    plain.completed_at = None
+    plain.save()
+    assert_rows_equal_a_rebuild()
+    assert not DailyProgress.objects.exists()
+
+
+def test_an_attempt_completed_after_a_newer_one_is_announced(received, django_capture_on_commit_callbacks):
+    student, activity = make_student(), make_activity(masterable_units=1)
+    older, newer = attempts.start_attempt(student, activity), attempts.start_attempt(student, activity)
+    attempts.complete_attempt(newer, total_questions=10, correct_questions=2)
+    received.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        attempts.complete_attempt(older, total_questions=10, correct_questions=10)
+    (_, completed), = received["completed"]
+    assert completed["attempt"].pk == older.pk
+    (_, mastered), = received["mastered"]
+    assert mastered["attempt"].pk == older.pk
+
+
+def test_mastery_is_announced_once_per_student_and_activity(received, django_user_model, django_capture_on_commit_callbacks):
+    admin = django_user_model.objects.create(username="admin")
+    student, activity = make_student(), make_activity(masterable_units=2)
+    attempts.record_attempt(student, activity, total_questions=10, correct_questions=10)
+    second = attempts.record_attempt(student, activity, total_questions=10, correct_questions=1)
+    received.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        corrections.correct_result(Result.objects.get(attempt=second), user=admin, reason="rubric", mastered_units=2)
+    assert "mastered" not in received
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_completion_and_a_correction_of_its_sibling_do_not_deadlock(django_user_model):
+    """Both lock the student first: the one that re-evaluates the chain and the one correcting a sibling."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from timeback_progress.gradebook.locking import lock_attempt
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs row locks")
+    admin = django_user_model.objects.create(username="admin")
+    student, activity = make_student(), make_activity(masterable_units=2)
+    older, newer = attempts.start_attempt(student, activity), attempts.start_attempt(student, activity)
+    attempts.complete_attempt(newer, total_questions=10, correct_questions=10)
+    errors, locked_first = {}, threading.Event()
+
+    def complete_older():  # as the API does: lock in the permission lookup, then the operation
+        try:
+            with transaction.atomic():
+                locked = lock_attempt(older.pk, using="default")
+                locked_first.set()
+                time.sleep(0.5)  # the correction arrives meanwhile
+                attempts.complete_attempt(locked, total_questions=10, correct_questions=10, locked=True)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors["complete"] = exc
+        finally:
+            connections.close_all()
+
+    def correct_newer():
+        locked_first.wait()
+        try:
+            corrections.correct_result(Result.objects.get(attempt=newer), user=admin, reason="rubric", score=50)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors["correct"] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=complete_older), threading.Thread(target=correct_newer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert [a.mastered_units for a in Attempt.objects.filter(student=student).order_by("number")] == [2, 0]

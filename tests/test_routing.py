@@ -40,3 +40,23 @@ def test_operations_run_on_the_routed_database_only(settings, django_user_model)
     for model in (Result, Delivery, ActivityProgress, StudentProgress):
         assert model._meta.db_table in statements
     assert StudentProgress.objects.get(student=student).completed_count == 2
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "gradebook"])
+def test_the_outbox_claims_and_flushes_on_the_routed_database(settings):
+    """Claims and idle-time flushes lock rows: their transaction must be on the alias the rows live on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from timeback_progress.outbox import sending, writing
+
+    student, activity = make_student(), make_activity()
+    settings.DATABASE_ROUTERS = [f"{__name__}.GradebookRouter"]
+    attempt = attempts.start_attempt(student, activity)
+    attempts.add_time(attempt, active_seconds=5)
+    later = timezone.now() + timedelta(hours=1)
+    with CaptureQueriesContext(connections["default"]) as on_default:
+        assert writing.flush_idle_time(now=later) == 1
+        assert [row.kind for row in sending.claim(10, now=later)] == ["caliper_event"]
+    assert on_default.captured_queries == []

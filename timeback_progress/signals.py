@@ -3,10 +3,13 @@
 The app's own operations (``gradebook.attempts``, corrections) derive and
 sync what they write themselves. These receivers cover the writes the app
 did not make: an ``Attempt`` saved from the admin, a shell or host code is
-derived and synced the same way; an edited activity re-sends its line item.
+derived and synced the same way, a deleted one has its student's figures
+rebuilt; an edited activity re-sends its line item. (``QuerySet.update`` and
+``bulk_create`` send no per-row signal: after such bulk changes to attempts,
+call ``gradebook.derivation.recalculate_attempts``.)
 """
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .gradebook import derivation
@@ -23,6 +26,12 @@ def attempt_saved(sender, instance, raw=False, update_fields=None, using=None, *
     if raw or (update_fields is not None and set(update_fields) <= derivation.DERIVED_ATTEMPT_FIELDS):
         return
     derivation.on_attempt_saved(instance, using=using)
+
+
+@receiver(post_delete, sender=Attempt, dispatch_uid="timeback_progress.attempt_deleted")
+def attempt_deleted(sender, instance, using=None, **kwargs):
+    # The chain and the progress rows no longer hold what they were computed from.
+    derivation.on_attempt_deleted(instance, using=using)
 
 
 @receiver(post_save, sender=Activity, dispatch_uid="timeback_progress.activity_saved")

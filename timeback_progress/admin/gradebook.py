@@ -8,7 +8,7 @@ never disagree.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -90,7 +90,7 @@ class ResultAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Re-sync selected results to Timeback"), permissions=["resync"])
     def resync(self, request, queryset):
         results = list(queryset)
-        with transaction.atomic():
+        with transaction.atomic(using=router.db_for_write(Result)):
             for result in results:
                 writing.enqueue_result(result)
         self.message_user(

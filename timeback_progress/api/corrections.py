@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from ..gradebook import corrections
+from ..gradebook.locking import db_for_write
 from ..models import Result, ResultCorrection
 from . import idempotency, permissions, serializers
 from .throttling import TimebackReadThrottle
@@ -96,7 +97,7 @@ class AttemptCorrectionsView(WriteView):
                 correction = corrections.correct_result(result, user=request.user, reason=data["reason"], **changes)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(serializers.correction_errors(error)) from None
-            attempt.refresh_from_db()
+            attempt.refresh_from_db(using=db_for_write())  # the figures just written, not a replica's
             correction.result.attempt = attempt
             return status.HTTP_201_CREATED, serializers.CorrectionCreatedSerializer(correction).data
 

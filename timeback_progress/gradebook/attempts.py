@@ -8,7 +8,7 @@ follows (``derivation``), adds its figures to the progress rows
 router's write database. A refusal raises ``AttemptError`` and writes nothing.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..outbox import writing
@@ -51,7 +51,11 @@ def _create(student, activity, started_at, using):
         student=student, activity=activity, course_id=activity.course_id, started_at=started_at or timezone.now()
     )
     attempt.number = attempt.next_number(using)
-    Attempt.objects.using(using).bulk_create([attempt])  # no post_save: progress is added by the caller
+    try:
+        Attempt.objects.using(using).bulk_create([attempt])  # no post_save: progress is added by the caller
+    except IntegrityError:
+        # Host code created an attempt without the student lock meanwhile: the caller's transaction is void.
+        raise AttemptError("Another attempt took this attempt number; try again.", "conflict") from None
     return attempt
 
 

@@ -89,7 +89,9 @@ def complete_new(attempt, summary, *, using, change=None, inputs_saved=False, co
         progress.apply(change, student_id=attempt.student_id, activity_id=attempt.activity_id,
                        course_id=attempt.course_id, summary=summary, using=using, course_row=course_row)
     send_on_commit(attempt_completed, using=using, sender=Attempt, attempt=attempt, result=result)
-    _announce(attempt, xp_before=0, mastered_before=0, using=using)
+    _announce_xp(attempt, xp_before=0, using=using)
+    if attempt.mastered_units > 0 and not mastered_before:
+        send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=attempt, units=attempt.mastered_units)
     return result
 
 
@@ -128,16 +130,22 @@ def rederive_chain(student_id, activity_id, *, using, include=None):
     if chain:
         progress.rebuild(student_id, activity_id, chain[0].course_id, using=using)
     for item in changed:
-        _announce(item, xp_before=before[item.pk][2], mastered_before=before[item.pk][3], using=using)
+        result, state = synced[item.pk]
+        if state == "created":  # completed just now, earlier in the chain than another completion
+            send_on_commit(attempt_completed, using=using, sender=Attempt, attempt=item, result=result)
+        _announce_xp(item, xp_before=before[item.pk][2], using=using)
+    # Mastery is the student's, once per activity: announced when they had none before and have some now.
+    if not any(before.get(item.pk, (0, 0, 0, item.mastered_units))[3] for item in chain):
+        first = next((item for item in chain if item.mastered_units > 0), None)
+        if first is not None:
+            send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=first, units=first.mastered_units)
     return {item.pk: synced[item.pk][0] for item in changed}
 
 
-def _announce(attempt, *, xp_before, mastered_before, using):
+def _announce_xp(attempt, *, xp_before, using):
     if attempt.xp_earned != xp_before:
         send_on_commit(xp_awarded, using=using, sender=Attempt, attempt=attempt, xp=attempt.xp_earned,
                        delta=attempt.xp_earned - xp_before)
-    if attempt.mastered_units > 0 and not mastered_before:
-        send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=attempt, units=attempt.mastered_units)
 
 
 def on_attempt_saved(instance, *, using):
@@ -156,9 +164,13 @@ def on_attempt_saved(instance, *, using):
             if writing.enqueue_time(locked):
                 for name in Attempt.TIME_REPORT_FIELDS:
                     setattr(instance, name, getattr(locked, name))
-            progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)
+            if Result.objects.using(using).filter(attempt_id=locked.pk).exists():  # un-completed by this save
+                rederive_chain(locked.student_id, locked.activity_id, using=using)
+                progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using)
+            else:
+                progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)
             return
-        summary = progress.summary_for(locked.student_id, locked.activity_id, using=using)
+        summary = locked.activity_row
         end_of_chain = summary is None or locked.number > summary.last_completed_number
         if end_of_chain and not Result.objects.using(using).filter(attempt_id=locked.pk).exists():
             complete_new(locked, summary, using=using, inputs_saved=True)
@@ -184,3 +196,15 @@ def recalculate_attempts(attempts):
             lock_student(student_id, using=using)
             rederive_chain(student_id, activity_id, using=using)
     return sum(chains.values())
+
+
+def on_attempt_deleted(instance, *, using):
+    """An attempt was deleted (host code, a shell): what the student's other attempts earn may move.
+
+    Its result goes with it (cascade); the rest of the chain is re-evaluated
+    and the progress rows rebuilt, so the next completion is judged right.
+    """
+    with transaction.atomic(using=using, savepoint=False):
+        lock_student(instance.student_id, using=using)
+        rederive_chain(instance.student_id, instance.activity_id, using=using)
+        progress.rebuild(instance.student_id, instance.activity_id, instance.course_id, using=using)

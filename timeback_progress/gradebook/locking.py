@@ -26,22 +26,26 @@ def lock_attempt(pk, *, using):
     attempt), which the operation then updates. Call inside
     ``transaction.atomic(using=using)``.
 
-    Lock first, read after: under READ COMMITTED each statement reads a fresh
-    snapshot, so the rows read once the lock is granted include what the
-    writer we waited for committed. (Read in the locking statement itself,
-    rows joined to the locked ones would be as of before the wait.) SQLite
-    serialises writers, so there the lock statement is not needed at all.
+    Lock first, read after, in the order every writer takes: the student, then
+    the attempt. Under READ COMMITTED each statement reads a fresh snapshot,
+    so the rows read once the student's lock is granted include what the
+    writer we waited for committed (read in the locking statement itself,
+    rows joined to the locked ones would be as of before the wait). The
+    attempt's own lock comes with the read: the same order for a writer that
+    then re-evaluates (updates) the student's other attempts at the activity
+    and for a correction of one of them, so they never deadlock. SQLite
+    serialises writers: there no lock is emitted at all.
     """
-    if connections[using].features.has_select_for_update:
-        locked = (
-            Attempt.objects.using(using).select_related("student").select_for_update(of=("self", "student"))
-            .filter(pk=pk).only("id", "student__id")
-        )
-        if not list(locked):
+    lockable = connections[using].features.has_select_for_update
+    if lockable:
+        student = Student.objects.using(using).select_for_update(of=("self",)).filter(attempts__pk=pk)
+        if not list(student.values_list("pk", flat=True)):
             return None
+    rows = Attempt.objects.using(using)
+    if lockable:
+        rows = rows.select_for_update(of=("self",))
     rows = list(
-        Attempt.objects.using(using)
-        .annotate(
+        rows.annotate(
             activity_row=FilteredRelation(
                 "student__activity_progress", condition=Q(student__activity_progress__activity=F("activity"))
             ),

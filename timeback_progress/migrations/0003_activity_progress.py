@@ -45,12 +45,27 @@ def fill_activity_progress(apps, schema_editor):
             ActivityProgress.objects.using(db).bulk_create(batch)
             batch = []
     ActivityProgress.objects.using(db).bulk_create(batch)
-    latest = (
-        Attempt.objects.using(db).filter(done).values("student_id", "course_id").order_by().annotate(at=Max("completed_at"))
+    # The course rows as the sums of the activity rows (as gradebook.progress.rebuild_course):
+    # totals an earlier version left behind are healed here once.
+    sums = ("xp_total", "attempts_count", "completed_count", "total_questions", "correct_questions",
+            "mastered_units", "active_seconds", "inactive_seconds")
+    rows = (
+        ActivityProgress.objects.using(db).values("student_id", "course_id").order_by()
+        .annotate(**{f"s_{name}": Sum(name) for name in sums}, s_started=Max("last_started_at"),
+                  s_completed=Max("last_completed_at"))
     )
-    for row in latest.iterator(chunk_size=2000):
+    for row in rows.iterator(chunk_size=2000):
+        figures = {name: row[f"s_{name}"] or 0 for name in sums}
+        figures["xp_total"], figures["correct_questions"] = (
+            _two_places(figures["xp_total"]), _two_places(figures["correct_questions"])
+        )
+        total = figures["total_questions"]
+        started, completed = row["s_started"], row["s_completed"]
         StudentProgress.objects.using(db).filter(student_id=row["student_id"], course_id=row["course_id"]).update(
-            last_completed_at=row["at"]
+            **figures,
+            accuracy=_two_places(figures["correct_questions"] * 100 / total) if total else None,
+            last_completed_at=completed,
+            last_activity_at=max(filter(None, (started, completed)), default=None),
         )
 
 

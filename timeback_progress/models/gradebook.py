@@ -9,7 +9,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, router
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -114,7 +114,7 @@ class Attempt(TimestampedModel):
         if self.activity_id and not self.course_id:
             self.course_id = Activity.objects.values_list("course_id", flat=True).get(pk=self.activity_id)
         if not self.number:
-            self.number = self.next_number(kwargs.get("using"))
+            self.number = self.next_number(kwargs.get("using") or router.db_for_write(Attempt, instance=self))
         super().save(*args, **kwargs)
 
     def next_number(self, using=None):

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -112,7 +112,7 @@ class Outcome:
             row.attempts += 1
         for _try in range(3):
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=router.db_for_write(Delivery)):
                     self._save()
                 break
             except IntegrityError:

@@ -1,6 +1,6 @@
 """Putting dead or retrying outbox rows back in line (commands and admin actions)."""
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from ..models import Delivery
@@ -23,7 +23,7 @@ def replay(rows, chunk=500):
 
 
 def _replay_chunk(rows):
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(Delivery)):
         rows = list(rows.filter(status=Delivery.State.DEAD).select_for_update())
         taken = set(Delivery.objects.waiting().filter(key__in=[r.key for r in rows]).values_list("key", flat=True))
         moved, seen = [], set()

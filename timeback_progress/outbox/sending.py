@@ -12,7 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from django.db import connection, connections, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -39,18 +39,20 @@ def claim(limit, *, now=None):
     now = now or timezone.now()
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=app_settings.LEASE_SECONDS)
-    with transaction.atomic():
-        candidates = Delivery.objects.due(now).order_by("next_attempt_at", "id")
-        if connection.features.has_select_for_update_skip_locked:
+    using = router.db_for_write(Delivery)
+    with transaction.atomic(using=using):
+        candidates = Delivery.objects.using(using).due(now).order_by("next_attempt_at", "id")
+        if connections[using].features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        Delivery.objects.due(now).filter(id__in=ids).update(
+        Delivery.objects.using(using).due(now).filter(id__in=ids).update(
             status=Delivery.State.SENDING, claimed_by=token, leased_until=lease, updated_at=now
         )
     rows = list(
-        Delivery.objects.filter(claimed_by=token, status=Delivery.State.SENDING).select_related("result__student")
+        Delivery.objects.using(using).filter(claimed_by=token, status=Delivery.State.SENDING)
+        .select_related("result__student")
     )
     order = {Delivery.Kind.LINE_ITEM: 0, Delivery.Kind.RESULT: 1, Delivery.Kind.CALIPER_EVENT: 2}
     rows.sort(key=lambda row: (order[row.kind], row.id))

@@ -9,7 +9,7 @@ sourcedId. Every write asks a worker to deliver once the transaction commits.
 
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -105,13 +105,14 @@ def flush_idle_time(*, now=None, limit=None):
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=app_settings.TIME_FLUSH_SECONDS)
-    with transaction.atomic():
+    using = router.db_for_write(Attempt)
+    with transaction.atomic(using=using):
         idle = (
-            Attempt.objects.filter(UNSENT_TIME, updated_at__lte=cutoff)
+            Attempt.objects.using(using).filter(UNSENT_TIME, updated_at__lte=cutoff)
             .select_related("student", "activity__course")
             .order_by("updated_at")
         )
-        if connection.features.has_select_for_update_skip_locked:
+        if connections[using].features.has_select_for_update_skip_locked:
             idle = idle.select_for_update(skip_locked=True, of=("self",))
         rows = []
         for attempt in idle[: limit or app_settings.CLAIM_SIZE]:
