@@ -132,8 +132,11 @@ def _complete(attempt, change, total_questions, correct_questions, completed_at,
         derivation.complete_new(attempt, summary, using=using, change=change, course_row=course_row)
     else:  # an older attempt completed after a newer one: mastery may move, re-evaluate the chain
         derivation.write_attempt(attempt, derivation.COMPLETION_FIELDS, using=using)
-        derivation.rederive_chain(attempt.student_id, attempt.activity_id, using=using, include=attempt.pk)
-        attempt.refresh_from_db(using=using, fields=[*derivation.DERIVED, "updated_at"])
+        derived = derivation.rederive_chain(
+            attempt.student_id, attempt.activity_id, attempt.course_id, using=using, include=attempt.pk
+        )[attempt.pk]
+        for name in (*derivation.DERIVED, "updated_at"):
+            setattr(attempt, name, getattr(derived, name))
 
 
 def record_attempt(student, activity, *, started_at=None, **completion):

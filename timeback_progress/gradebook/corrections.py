@@ -104,7 +104,9 @@ def correct_result(result, *, user, reason, **changes):
         for name, value in fields.items():
             setattr(attempt, name, value)
         derivation.write_attempt(attempt, list(fields), using=using)
-        derivation.rederive_chain(attempt.student_id, attempt.activity_id, using=using, include=attempt.pk)
+        derivation.rederive_chain(
+            attempt.student_id, attempt.activity_id, attempt.course_id, using=using, include=attempt.pk
+        )
         result.refresh_from_db(using=using)
         if "score" in changes or "score_status" in changes:
             writing.enqueue_result(result)  # score fields are not derived: re-send them

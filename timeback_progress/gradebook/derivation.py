@@ -16,6 +16,8 @@ student and depends on which attempt passed first. Rows are recomputed from
 the attempts, never incremented by guesswork, so repeated saves are idempotent.
 """
 
+from collections import Counter
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -95,13 +97,14 @@ def complete_new(attempt, summary, *, using, change=None, inputs_saved=False, co
     return result
 
 
-def rederive_chain(student_id, activity_id, *, using, include=None):
+def rederive_chain(student_id, activity_id, course_id, *, using, include=None):
     """Re-evaluate the student's completed attempts at the activity, in attempt order.
 
     Re-sends what moved (results, XP differences) and rebuilds the progress
-    rows. ``include``: the pk of an attempt just edited, handled as changed
-    even if its figures did not move (its result or time may have).
-    Returns ``{attempt pk: result}`` of the attempts handled as changed.
+    rows (also when no completed attempt is left). ``include``: the pk of an
+    attempt just edited, handled as changed even if its figures did not move
+    (its result or time may have). Returns ``{attempt pk: attempt}`` of the
+    attempts handled as changed, with their derived figures as written.
     """
     chain = list(
         Attempt.objects.using(using)
@@ -127,8 +130,7 @@ def rederive_chain(student_id, activity_id, *, using, include=None):
             item.updated_at = now
         Attempt.objects.using(using).bulk_update(changed, [*DERIVED, "updated_at"])
     writing.write(rows, resync=resync)
-    if chain:
-        progress.rebuild(student_id, activity_id, chain[0].course_id, using=using)
+    progress.rebuild(student_id, activity_id, course_id, using=using)
     for item in changed:
         result, state = synced[item.pk]
         if state == "created":  # completed just now, earlier in the chain than another completion
@@ -139,7 +141,7 @@ def rederive_chain(student_id, activity_id, *, using, include=None):
         first = next((item for item in chain if item.mastered_units > 0), None)
         if first is not None:
             send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=first, units=first.mastered_units)
-    return {item.pk: synced[item.pk][0] for item in changed}
+    return {item.pk: item for item in changed}
 
 
 def _announce_xp(attempt, *, xp_before, using):
@@ -165,8 +167,7 @@ def on_attempt_saved(instance, *, using):
                 for name in Attempt.TIME_REPORT_FIELDS:
                     setattr(instance, name, getattr(locked, name))
             if Result.objects.using(using).filter(attempt_id=locked.pk).exists():  # un-completed by this save
-                rederive_chain(locked.student_id, locked.activity_id, using=using)
-                progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using)
+                rederive_chain(locked.student_id, locked.activity_id, locked.course_id, using=using)
             else:
                 progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)
             return
@@ -175,8 +176,9 @@ def on_attempt_saved(instance, *, using):
         if end_of_chain and not Result.objects.using(using).filter(attempt_id=locked.pk).exists():
             complete_new(locked, summary, using=using, inputs_saved=True)
         else:
-            rederive_chain(locked.student_id, locked.activity_id, using=using, include=locked.pk)
-            locked.refresh_from_db(using=using, fields=[*DERIVED, "updated_at"])
+            locked = rederive_chain(
+                locked.student_id, locked.activity_id, locked.course_id, using=using, include=locked.pk
+            )[locked.pk]
     for name in (*DERIVED, "updated_at"):
         setattr(instance, name, getattr(locked, name))
 
@@ -188,13 +190,13 @@ def recalculate_attempts(attempts):
     attempt in it. Returns how many selected attempts were re-evaluated.
     """
     using = attempts.db
-    chains = {}
-    for student_id, activity_id in attempts.filter(completed_at__isnull=False).values_list("student_id", "activity_id"):
-        chains[(student_id, activity_id)] = chains.get((student_id, activity_id), 0) + 1
-    for student_id, activity_id in chains:
+    chains = Counter(
+        attempts.filter(completed_at__isnull=False).values_list("student_id", "activity_id", "course_id")
+    )
+    for student_id, activity_id, course_id in chains:
         with transaction.atomic(using=using):
             lock_student(student_id, using=using)
-            rederive_chain(student_id, activity_id, using=using)
+            rederive_chain(student_id, activity_id, course_id, using=using)
     return sum(chains.values())
 
 
@@ -206,5 +208,4 @@ def on_attempt_deleted(instance, *, using):
     """
     with transaction.atomic(using=using, savepoint=False):
         lock_student(instance.student_id, using=using)
-        rederive_chain(instance.student_id, instance.activity_id, using=using)
-        progress.rebuild(instance.student_id, instance.activity_id, instance.course_id, using=using)
+        rederive_chain(instance.student_id, instance.activity_id, instance.course_id, using=using)
