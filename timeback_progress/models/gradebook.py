@@ -22,17 +22,20 @@ class Attempt(TimestampedModel):
     """One student's try at an activity. Completing it awards XP (see gradebook.attempts)."""
 
     # What a TimeSpentEvent marks as announced, and the sync counters in all.
-    TIME_REPORT_FIELDS = ("reported_active_seconds", "reported_inactive_seconds", "time_events_sent")
+    TIME_REPORT_FIELDS = (
+        "reported_active_seconds", "reported_inactive_seconds", "time_events_sent", "time_reported_until",
+    )
     SYNC_COUNTERS = (*TIME_REPORT_FIELDS, "xp_corrections_sent")
     # Computed by gradebook.derivation (never typed in), and the sync counters.
-    DERIVED_FIELDS = ("accuracy", "multiplier", "xp_earned", "mastered_units", *SYNC_COUNTERS)
+    DERIVED_FIELDS = ("attempt_number", "accuracy", "multiplier", "xp_earned", "mastered_units", *SYNC_COUNTERS)
 
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="attempts")
     activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="attempts")
     # Denormalised from activity so course-wide aggregates need no join.
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="attempts", editable=False)
     number = models.PositiveIntegerField(
-        editable=False, help_text=_("1 for the first attempt of this student at this activity.")
+        _("run"), editable=False,
+        help_text=_("1 for the first attempt this student started at this activity (abandoned ones included)."),
     )
     started_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -44,6 +47,10 @@ class Attempt(TimestampedModel):
     active_seconds = models.PositiveIntegerField(default=0)
     inactive_seconds = models.PositiveIntegerField(default=0)
     # Computed on completion (gradebook.derivation); never typed in.
+    attempt_number = models.PositiveIntegerField(
+        _("attempt"), null=True, blank=True, editable=False,
+        help_text=_("As Timeback counts: 1 + the student's attempts at this activity completed before this one."),
+    )
     accuracy = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, editable=False)
     multiplier = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True, editable=False)
     xp_earned = models.DecimalField(max_digits=9, decimal_places=2, default=0, editable=False)
@@ -55,7 +62,9 @@ class Attempt(TimestampedModel):
     reported_active_seconds = models.PositiveIntegerField(default=0, editable=False)
     reported_inactive_seconds = models.PositiveIntegerField(default=0, editable=False)
     time_events_sent = models.PositiveIntegerField(default=0, editable=False)
-    # XP-difference ActivityEvents sent for this attempt: numbers their ids.
+    # Where the last TimeSpentEvent's window ended (the next one starts there).
+    time_reported_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Correction ActivityEvents (XP or mastered-unit differences) sent for this attempt: numbers their ids.
     xp_corrections_sent = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
@@ -141,7 +150,9 @@ class Result(TimestampedModel):
     attempt = models.OneToOneField(Attempt, on_delete=models.CASCADE, related_name="result")
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="results")
     line_item_sourced_id = models.CharField(_("line item sourcedId"), max_length=255)
-    score = models.DecimalField(max_digits=7, decimal_places=2)
+    # None for a passive activity: watched or read, never a 0 score (see docs/timeback-semantics.md).
+    score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    text_score = models.CharField(_("textScore"), max_length=64, blank=True)
     score_status = models.CharField(max_length=32, choices=ScoreStatus.choices, default=ScoreStatus.FULLY_GRADED)
     score_date = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)

@@ -45,6 +45,7 @@ class Delivery(TimestampedModel):
         RETRYING = "retrying", _("failed, retrying")
         DEAD = "dead", _("dead")
         SUPERSEDED = "superseded", _("superseded by a newer re-sync")
+        HELD = "held", _("held until its data is complete")
 
     # Rows still to be tried: ``Delivery.objects.waiting()``, and the one-per-key constraint below.
     WAITING = (State.PENDING, State.RETRYING)

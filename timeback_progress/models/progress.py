@@ -42,6 +42,10 @@ class StudentProgress(ProgressSums):
     )
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    course_completed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text=_("When the student mastered every masterable unit of the course (None: not, or no longer)."),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -49,6 +49,10 @@ class Course(TimestampedModel):
     grade = models.CharField(max_length=32, blank=True, help_text=_("Grade level, e.g. 05."))
     total_xp = models.PositiveIntegerField(default=0, help_text=_("XP available in the whole course."))
     masterable_units = models.PositiveIntegerField(default=0)
+    component_resource_sourced_id = models.CharField(
+        _("component resource sourcedId"), max_length=255, blank=True,
+        help_text=_("What the course's completion entry links to; defaults to '<sourcedId>-cr' (the vendor's convention)."),
+    )
     is_active = models.BooleanField(default=True)
     date_last_modified = models.DateTimeField(null=True, blank=True)
 
