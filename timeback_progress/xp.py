@@ -115,3 +115,17 @@ def mastered_units(passed, masterable_units, already_mastered):
     if already_mastered or not passed:
         return 0
     return int(masterable_units)
+
+
+def course_percent(mastered, masterable):
+    """Course progress as Timeback reads it: mastered / masterable units, a whole percent in 0-100.
+
+    Rounded half-up and clamped, as the vendor's SDK computes ``pctCompleteApp``
+    (``handlers/activity/progress.py``). None when the course declares no
+    masterable units: there is no share to show. XP is never a share of a course.
+    """
+    masterable = to_decimal(masterable or 0)
+    if masterable <= 0:
+        return None
+    raw = (to_decimal(mastered or 0) * PERFECT / masterable).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(min(PERFECT, max(ZERO, raw)))
