@@ -74,7 +74,18 @@ def test_second_attempt_number_and_multiplier(api_world, client_for):
     complete(w.ann, w.quiz, total=10, correct=10)
     pk = start(client, w.ann, w.quiz).json()["id"]
     body = post(client, url("attempt-complete", pk), {"totalQuestions": 10, "correctQuestions": 10}).json()
-    assert (body["number"], body["multiplier"], body["xpEarned"], body["masteredUnits"]) == (2, 0.5, 5.0, 0)
+    assert (body["number"], body["attempt"], body["multiplier"], body["xpEarned"], body["masteredUnits"]) == (
+        2, 2, 0.5, 5.0, 0)
+
+
+def test_an_abandoned_run_is_not_an_attempt(api_world, client_for):
+    """Opened and left, then opened again and perfect: the run is 2, the attempt 1 (1.25x)."""
+    w = api_world
+    client = client_for(w.ann.user)
+    start(client, w.ann, w.quiz)
+    pk = start(client, w.ann, w.quiz).json()["id"]
+    body = post(client, url("attempt-complete", pk), {"totalQuestions": 10, "correctQuestions": 10}).json()
+    assert (body["number"], body["attempt"], body["multiplier"], body["xpEarned"]) == (2, 1, 1.25, 12.5)
 
 
 def test_completing_twice_is_409_and_changes_nothing(api_world, client_for):

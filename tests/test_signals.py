@@ -203,12 +203,16 @@ def test_caliper_process_mode_writes_no_gradebook(student, activity, settings):
     assert event["object"]["process"] is True
 
 
-def test_correction_event_carries_only_the_xp_difference(student, activity, django_user_model):
+def test_correction_event_carries_only_the_differences(student, activity, django_user_model):
     result = Result.objects.get(attempt=complete(student, activity, total=10, correct=8))
     corrections.correct_result(result, user=django_user_model.objects.create(username="a"), reason="x", xp=4)
     events = [d.payload for d in Delivery.objects.filter(kind="caliper_event") if d.payload["type"] == "ActivityEvent"]
     delta = {i["type"]: i["value"] for i in events[-1]["generated"]["items"]}
-    assert delta == {"totalQuestions": 0, "correctQuestions": 0, "xpEarned": -6, "masteredUnits": 0}
+    # No question counts: they went with the completion and must not count twice.
+    assert delta == {"xpEarned": -6, "masteredUnits": 0}
+    assert events[-1]["extensions"]["isCorrection"] is True
+    assert events[-1]["extensions"]["correctionOf"] == events[0]["id"]
+    assert "isCorrection" not in events[0].get("extensions", {})
 
 
 @pytest.mark.django_db(transaction=True)

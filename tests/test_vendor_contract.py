@@ -229,6 +229,29 @@ def build_correction(settings):
     other.save()  # down to 0
 
 
+def build_abandoned(settings):
+    """Started, timed and abandoned; started again and perfect: attempt 1 (1.25x), the time still sent."""
+    course = make_course(subject="Math")
+    activity = make_activity(course, expected_xp=Decimal(10))
+    student = make_student()
+    _time_window(settings, 30)
+    abandoned = attempts.start_attempt(student, activity)
+    attempts.add_time(abandoned, active_seconds=40, inactive_seconds=5)
+    run = _complete(student, activity, 10, 10)
+    run.refresh_from_db()
+    assert (run.number, run.attempt_number, run.xp_earned) == (2, 1, Decimal("12.50"))
+
+
+def build_mastery_correction(settings):
+    """Mastered units corrected 1 -> 0 on one attempt and 0 -> 1 on another: negative and positive differences."""
+    course = make_course(subject="Science", masterable_units=2)
+    student, user = make_student(), _corrector()
+    first = _complete(student, make_activity(course, subject="Science", expected_xp=Decimal(10)), 10, 9)
+    other = _complete(student, make_activity(course, subject="Science", expected_xp=Decimal(10)), 10, 5)
+    corrections.correct_result(Result.objects.get(attempt=first), user=user, reason="copied", mastered_units=0)
+    corrections.correct_result(Result.objects.get(attempt=other), user=user, reason="oral exam", mastered_units=1)
+
+
 def _time_window(settings, seconds=60):
     settings.TIMEBACK_PROGRESS = {**(getattr(settings, "TIMEBACK_PROGRESS", None) or {}), "TIME_FLUSH_SECONDS": seconds}
 
@@ -304,6 +327,8 @@ SCENARIOS = {
     "passive": (build_passive, ALL_BUT_CORRECTION),
     "reattempts": (build_reattempts, ALL_BUT_CORRECTION),
     "correction": (build_correction, KINDS),
+    "abandoned": (build_abandoned, ALL_BUT_CORRECTION),
+    "mastery-correction": (build_mastery_correction, KINDS),
     "unfinished": (build_unfinished, ("TimeSpentEvent",)),
     "time-at-cap": (build_time_at_cap, ALL_BUT_CORRECTION),
     "process": (build_process, EVENT_KINDS),
@@ -358,13 +383,22 @@ def test_scenarios_cover_the_edge_cases(settings):
     """The figures the scenarios promise are in the payloads (so the matrix means what it says)."""
     metrics = lambda event: {i["type"]: i["value"] for i in event["generated"]["items"]}  # noqa: E731
     fractional = payloads("fractional", settings)
-    assert {metrics(e)["correctQuestions"] for e in fractional["ActivityEvent"]} >= {8.5, 9.75, 2.5, 0.5}
-    assert 8.5 in {r["metadata"]["correctQuestions"] for r in fractional["assessmentResult"]}
+    # Partial credit: whole questions in Caliper (rounded down), exact in the result's metadata.
+    assert {metrics(e)["correctQuestions"] for e in fractional["ActivityEvent"]} >= {8, 9, 2, 0}
+    assert all(isinstance(metrics(e)["correctQuestions"], int) for e in fractional["ActivityEvent"])
+    assert {r["metadata"]["correctQuestions"] for r in fractional["assessmentResult"]} >= {8.5, 9.75, 2.5, 0.5}
     assert "name" not in fractional["ActivityEvent"][0]["actor"]
     assert {metrics(e)["xpEarned"] for e in payloads("zero-xp", settings)["ActivityEvent"]} == {0}
     passive = payloads("passive", settings)
     assert {metrics(e)["xpEarned"] for e in passive["ActivityEvent"]} == {0}
-    assert 0 in {metrics(e)["totalQuestions"] for e in passive["ActivityEvent"]}
+    # Watched or read: no question counts in the event, no score in the result.
+    assert all("totalQuestions" not in metrics(e) for e in passive["ActivityEvent"])
+    assert all("score" not in r and r["textScore"] == "completed" for r in passive["assessmentResult"])
+    abandoned = payloads("abandoned", settings)
+    assert [e["generated"]["attempt"] for e in abandoned["ActivityEvent"]] == [1]
+    assert sum(metrics(e)["active"] for e in abandoned["TimeSpentEvent"]) == 40 + 300
+    mastery = [metrics(e) for e in payloads("mastery-correction", settings)["correction"]]
+    assert sorted(m["masteredUnits"] for m in mastery) == [-1, 1]
     reattempts = payloads("reattempts", settings)["ActivityEvent"]
     assert [e["generated"]["attempt"] for e in reattempts] == [1, 2, 3, 4, 5]
     assert [metrics(e)["xpEarned"] for e in reattempts] == [25, 10, 5, 0, 0]

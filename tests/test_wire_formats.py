@@ -104,6 +104,8 @@ def test_activity_event_matches_the_worked_example(example):
                 {"type": "xpEarned", "value": 100},
                 {"type": "masteredUnits", "value": 1},
             ],
+            # 1 of the course's 10 masterable units: the share the vendor's SDK sends.
+            "extensions": {"pctCompleteApp": 10},
         },
     }
     assert validation.is_urn_uuid(event["generated"]["id"])

@@ -26,8 +26,8 @@ from .forms import ResultCorrectionForm
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
     list_display = [
-        "__str__", "student", "activity", "number", "started_at", "completed_at", "accuracy", "xp_earned",
-        "mastered_units", "is_overridden",
+        "__str__", "student", "activity", "number", "attempt_number", "state", "started_at", "completed_at",
+        "accuracy", "xp_earned", "mastered_units", "is_overridden",
     ]
     list_filter = [("completed_at", admin.EmptyFieldListFilter), "course"]
     list_select_related = ["student", "activity"]
@@ -35,7 +35,11 @@ class AttemptAdmin(ReadOnlyAdmin):
     actions = ["recalculate_xp"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("student", "activity", "course")
+        return super().get_queryset(request).select_related("student", "activity", "course").with_state()
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        return obj.State(obj.state).label
 
     @admin.display(description=_("override"), boolean=True)
     def is_overridden(self, obj):
@@ -60,7 +64,7 @@ class ResultAdmin(ReadOnlyAdmin):
     list_select_related = ["student", "attempt__activity"]
     search_fields = ["sourced_id", "student__sourced_id", "student__email", "line_item_sourced_id"]
     fields = [
-        "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "score_status", "score_date",
+        "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "text_score", "score_status", "score_date",
         "status", "is_corrected", "metadata_pretty", "created_at", "updated_at",
     ]
     readonly_fields = fields

@@ -178,7 +178,14 @@ class AttemptSerializer(FlatSerializer):
     introspects the model on every instantiation, on the hot path of every write)."""
 
     id = serializers.IntegerField(read_only=True)
-    number = serializers.IntegerField(read_only=True, help_text="1 for the student's first attempt at the activity.")
+    number = serializers.IntegerField(
+        read_only=True, help_text="The run: 1 for the first attempt the student started at the activity (abandoned ones too)."
+    )
+    attempt = serializers.IntegerField(
+        source="attempt_number", read_only=True, allow_null=True,
+        help_text="The attempt as Timeback counts it (completed attempts only; what the XP multiplier reads); "
+        "null until completed.",
+    )
     studentSourcedId = serializers.CharField(source="student.sourced_id", read_only=True)
     activityId = serializers.CharField(source="activity.activity_id", read_only=True)
     courseSourcedId = serializers.CharField(source="activity.course.sourced_id", read_only=True)

@@ -88,6 +88,7 @@ def decorate_activity(row):
 def decorate_attempt(attempt):
     """Display values for one attempt row, and why it earned its XP."""
     attempt.reason = explain(attempt)
+    attempt.get_state_display = attempt.State(attempt.state).label
     attempt.completed_display = when(attempt.completed_at)
     if attempt.total_questions is None:
         attempt.correct_display = "–"
@@ -113,6 +114,8 @@ def time_split(active, inactive):
 def explain(attempt):
     """Why ``attempt`` earned its XP, in the words of the XP policy."""
     if not attempt.is_completed:
+        if attempt.state == attempt.State.ABANDONED:
+            return gettext("Abandoned: its time counts, and it costs no XP on later attempts.")
         return gettext("In progress: XP is awarded on completion.")
     if attempt.xp_override is not None:
         return gettext("Set to %(xp)s XP by an admin correction.") % {"xp": attempt.xp_override}

@@ -200,6 +200,7 @@ def student_attempts(student, course):
     """A student's attempts in ``course``, newest first."""
     return (
         Attempt.objects.filter(student=student, course=course)
+        .with_state()
         .select_related("activity")
         .order_by("-started_at", "-number", "-pk")
     )

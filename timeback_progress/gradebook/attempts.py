@@ -128,9 +128,9 @@ def _complete(attempt, change, total_questions, correct_questions, completed_at,
         summary, course_row = attempt.activity_row, attempt.course_row
     else:  # just created by record_attempt
         summary, course_row = progress.summary_for(attempt.student_id, attempt.activity_id, using=using), False
-    if summary is None or attempt.number > summary.last_completed_number:
+    if derivation.ends_chain(attempt, summary):
         derivation.complete_new(attempt, summary, using=using, change=change, course_row=course_row)
-    else:  # an older attempt completed after a newer one: mastery may move, re-evaluate the chain
+    else:  # completed before another completion (a back-dated completedAt): re-evaluate the chain
         derivation.write_attempt(attempt, derivation.COMPLETION_FIELDS, using=using)
         derived = derivation.rederive_chain(
             attempt.student_id, attempt.activity_id, attempt.course_id, using=using, include=attempt.pk

@@ -8,8 +8,13 @@ Two entrances, one derivation:
   anywhere else (the admin, a shell, host code): it reloads the attempt under
   the lock and takes the same path.
 
-A completion beyond the end of the student's chain at the activity (the
-common case) is judged against the activity's progress row: constant work.
+The chain is the student's completed attempts at the activity in the order
+they were completed. An attempt's number, as Timeback counts it
+(``attempt_number``, what the re-attempt multiplier reads), is its place in
+that chain: starting, abandoning or timing out never costs XP, as in the
+vendor's SDK (``handlers/activity/attempts.py``: ``max(attempt) + 1`` over the
+student's results). A completion at the end of the chain (the common case) is
+judged against the activity's progress row: constant work.
 Anything that changes history (an earlier attempt edited, corrected, or
 completed late) re-evaluates the whole chain, since mastery counts once per
 student and depends on which attempt passed first. Rows are recomputed from
@@ -37,26 +42,38 @@ COMPLETION_FIELDS = ("total_questions", "correct_questions", "active_seconds", "
 
 
 def evaluate(attempt, policy=None):
-    """Run the XP policy on one completed attempt's inputs."""
+    """Run the XP policy on one completed attempt's inputs (``attempt_number`` set)."""
     policy = policy or get_policy()
     return policy(
         attempt.activity.expected_xp,
         attempt.total_questions or 0,
         attempt.correct_questions or 0,
-        attempt.number,
+        attempt.attempt_number or 1,
         passive=not attempt.activity.is_graded,
     )
+
+
+def ends_chain(attempt, summary):
+    """Whether completing ``attempt`` puts it after every completion in ``summary`` (the fast path).
+
+    Equal times go the long way: the chain's order is then decided by the run number.
+    """
+    last = summary.last_completed_at if summary is not None and summary.completed_count else None
+    return last is None or attempt.completed_at > last
 
 
 def derive(attempt, *, mastered_before, policy=None):
     """``(accuracy, multiplier, xp_earned, mastered_units)`` of one completed attempt; overrides win."""
     outcome = evaluate(attempt, policy)
-    passed = getattr(outcome, "passed", outcome.multiplier > 0)
+    passive = not attempt.activity.is_graded
+    passed = not passive and getattr(outcome, "passed", outcome.multiplier > 0)
     mastered = xp_rules.mastered_units(passed, attempt.activity.masterable_units, mastered_before)
     if attempt.mastered_units_override is not None:
         mastered = attempt.mastered_units_override
     earned = attempt.xp_override if attempt.xp_override is not None else outcome.xp
-    return outcome.accuracy, outcome.multiplier, xp_rules.quantize(earned), mastered
+    # A passive activity (watched, read) has no accuracy: None, never a 0% that reads as a failure.
+    accuracy = None if passive else outcome.accuracy
+    return accuracy, outcome.multiplier, xp_rules.quantize(earned), mastered
 
 
 def write_attempt(attempt, names, *, using):
@@ -77,11 +94,16 @@ def complete_new(attempt, summary, *, using, change=None, inputs_saved=False, co
     progress rows are rebuilt. Returns the attempt's new Result.
     """
     mastered_before = summary is not None and summary.mastered_units > 0
+    attempt.attempt_number = (summary.completed_count if summary is not None else 0) + 1
     attempt.accuracy, attempt.multiplier, attempt.xp_earned, attempt.mastered_units = derive(
         attempt, mastered_before=mastered_before
     )
     result = results.create_result(attempt, using=using)
-    rows, resync = writing.rows_for_attempts([(attempt, result, "created", 0)])  # marks time as reported
+    if course_row is False:  # not loaded with the lock: read once, for the event and for apply
+        course_row = progress.course_row_for(attempt.student_id, attempt.course_id, using=using)
+    mastered_in_course = (course_row.mastered_units if course_row is not None else 0) + attempt.mastered_units
+    changes = [writing.Derived(attempt, result, "created", course_mastered=mastered_in_course)]
+    rows, resync = writing.rows_for_attempts(changes)  # marks time as reported
     write_attempt(attempt, DERIVED if inputs_saved else (*COMPLETION_FIELDS, *DERIVED), using=using)
     writing.write(rows, resync=resync)
     if change is None:
@@ -110,34 +132,45 @@ def rederive_chain(student_id, activity_id, course_id, *, using, include=None):
         Attempt.objects.using(using)
         .select_related("student", "activity__course")
         .filter(student_id=student_id, activity_id=activity_id, completed_at__isnull=False)
-        .order_by("number")
+        .order_by("completed_at", "number")
     )
     policy = get_policy()
     mastered_before, changed, before = False, [], {}
-    for item in chain:
-        new = derive(item, mastered_before=mastered_before, policy=policy)
-        mastered_before = mastered_before or new[3] > 0
-        old = (item.accuracy, item.multiplier, item.xp_earned, item.mastered_units)
+    for place, item in enumerate(chain, start=1):
+        old = (item.attempt_number, item.accuracy, item.multiplier, item.xp_earned, item.mastered_units)
+        item.attempt_number = place
+        new = (place, *derive(item, mastered_before=mastered_before, policy=policy))
+        mastered_before = mastered_before or new[4] > 0
         if old != new or item.pk == include:
             before[item.pk] = old
-            item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new
+            item.accuracy, item.multiplier, item.xp_earned, item.mastered_units = new[1:]
             changed.append(item)
+        else:
+            item.attempt_number = old[0]
     synced = results.sync_results(changed, using=using) if changed else {}
-    rows, resync = writing.rows_for_attempts([(item, *synced[item.pk], before[item.pk][2]) for item in changed])
-    if changed:  # derived figures, and the time reports rows_for_attempts marked
+    if changed:
         now = timezone.now()
         for item in changed:
             item.updated_at = now
         Attempt.objects.using(using).bulk_update(changed, [*DERIVED, "updated_at"])
-    writing.write(rows, resync=resync)
     progress.rebuild(student_id, activity_id, course_id, using=using)
+    course = progress.course_row_for(student_id, course_id, using=using)  # the share pctCompleteApp reports
+    mastered_in_course = course.mastered_units if course is not None else 0
+    rows, resync = writing.rows_for_attempts([
+        writing.Derived(item, *synced[item.pk], xp_before=before[item.pk][3], mastered_before=before[item.pk][4],
+                        course_mastered=mastered_in_course)
+        for item in changed
+    ])
+    if changed:  # the counters rows_for_attempts moved (time reported, corrections sent)
+        Attempt.objects.using(using).bulk_update(changed, list(Attempt.SYNC_COUNTERS))
+    writing.write(rows, resync=resync)
     for item in changed:
         result, state = synced[item.pk]
         if state == "created":  # completed just now, earlier in the chain than another completion
             send_on_commit(attempt_completed, using=using, sender=Attempt, attempt=item, result=result)
-        _announce_xp(item, xp_before=before[item.pk][2], using=using)
+        _announce_xp(item, xp_before=before[item.pk][3], using=using)
     # Mastery is the student's, once per activity: announced when they had none before and have some now.
-    if not any(before.get(item.pk, (0, 0, 0, item.mastered_units))[3] for item in chain):
+    if not any(before.get(item.pk, (0, 0, 0, 0, item.mastered_units))[4] for item in chain):
         first = next((item for item in chain if item.mastered_units > 0), None)
         if first is not None:
             send_on_commit(unit_mastered, using=using, sender=Attempt, attempt=first, units=first.mastered_units)
@@ -172,8 +205,7 @@ def on_attempt_saved(instance, *, using):
                 progress.rebuild(locked.student_id, locked.activity_id, locked.course_id, using=using, completed=False)
             return
         summary = locked.activity_row
-        end_of_chain = summary is None or locked.number > summary.last_completed_number
-        if end_of_chain and not Result.objects.using(using).filter(attempt_id=locked.pk).exists():
+        if ends_chain(locked, summary) and not Result.objects.using(using).filter(attempt_id=locked.pk).exists():
             complete_new(locked, summary, using=using, inputs_saved=True)
         else:
             locked = rederive_chain(

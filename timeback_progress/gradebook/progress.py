@@ -317,3 +317,8 @@ def rebuild_days(student_id, course_id, *, using):
             unique_fields=["student", "course", "day"],
             update_fields=["xp", "completed_count", "active_seconds"],
         )
+
+
+def course_row_for(student_id, course_id, *, using):
+    """The student's StudentProgress row in the course, or None (what ``apply``'s ``course_row`` takes)."""
+    return StudentProgress.objects.using(using).filter(student_id=student_id, course_id=course_id).first()

@@ -7,7 +7,11 @@ from django.utils import timezone
 from ..models import Result, ScoreStatus
 
 # What re-deriving may change on a result (a correction's score fields are kept).
-DERIVED_RESULT_FIELDS = ("student_id", "line_item_sourced_id", "score_date", "metadata", "score", "score_status")
+DERIVED_RESULT_FIELDS = (
+    "student_id", "line_item_sourced_id", "score_date", "metadata", "score", "text_score", "score_status",
+)
+# The textScore of a passive activity's result: done, not graded.
+PASSIVE_TEXT_SCORE = "completed"
 
 
 def result_sourced_id(attempt):
@@ -15,23 +19,41 @@ def result_sourced_id(attempt):
 
 
 def result_fields(attempt, existing=None):
-    """The assessmentResult a completed attempt stands for (metadata carries the XP)."""
-    fields = {
-        "student_id": attempt.student_id,
-        "line_item_sourced_id": attempt.activity.line_item_sourced_id,
-        "score_date": attempt.completed_at,
-        "metadata": {
+    """The assessmentResult a completed attempt stands for (metadata carries the XP).
+
+    A passive activity (watched, read) has no score: its result says
+    "completed" in ``textScore`` and carries no question counts or accuracy,
+    so nothing reads it as a failed test (docs/semantics/passive-activities.md).
+    """
+    if attempt.activity.is_graded:
+        metadata = {
             "xp": float(attempt.xp_earned),
             "accuracy": float(attempt.accuracy or 0),
             "totalQuestions": attempt.total_questions or 0,
             "correctQuestions": float(attempt.correct_questions or 0),
             "masteredUnits": attempt.mastered_units,
             "multiplier": float(attempt.multiplier or 0),
-            "attempt": attempt.number,
-        },
+            "attempt": attempt.attempt_number,
+        }
+    else:
+        metadata = {
+            "xp": float(attempt.xp_earned),
+            "masteredUnits": attempt.mastered_units,
+            "attempt": attempt.attempt_number,
+            "passive": True,
+            "activeSeconds": attempt.active_seconds,
+        }
+    fields = {
+        "student_id": attempt.student_id,
+        "line_item_sourced_id": attempt.activity.line_item_sourced_id,
+        "score_date": attempt.completed_at,
+        "metadata": metadata,
     }
     if existing is None or not existing.is_corrected:
-        fields["score"] = attempt.accuracy or Decimal(0)
+        if attempt.activity.is_graded:
+            fields["score"], fields["text_score"] = attempt.accuracy or Decimal(0), ""
+        else:
+            fields["score"], fields["text_score"] = None, PASSIVE_TEXT_SCORE
         fields["score_status"] = ScoreStatus.FULLY_GRADED
     return fields
 

@@ -5,12 +5,13 @@ correction is an append-only audit row.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, router
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,8 +19,31 @@ from .base import ID_NAMESPACE, ScoreStatus, Status, TimestampedModel
 from .roster import Activity, Course, Student
 
 
+class AttemptQuerySet(models.QuerySet):
+    def with_state(self):
+        """Annotate ``later_run``: the student started another run at the activity since (``Attempt.state``)."""
+        later = Attempt.objects.filter(
+            student_id=OuterRef("student_id"), activity_id=OuterRef("activity_id"), number__gt=OuterRef("number")
+        )
+        return self.annotate(later_run=Exists(later))
+
+
 class Attempt(TimestampedModel):
-    """One student's try at an activity. Completing it awards XP (see gradebook.attempts)."""
+    """One student's try at an activity (a run). Completing it awards XP (see gradebook.attempts).
+
+    Runs are numbered as they start (``number``, part of the ids sent to
+    Timeback); the attempt as Timeback counts it (``attempt_number``) is given
+    on completion. A run left open is abandoned once the student started
+    another one or nothing was reported for ``ABANDONED_AFTER``: its time
+    still reaches Timeback, and it never costs XP.
+    """
+
+    ABANDONED_AFTER = timedelta(days=1)
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        COMPLETED = "completed", _("completed")
+        ABANDONED = "abandoned", _("abandoned")
 
     # What a TimeSpentEvent marks as announced, and the sync counters in all.
     TIME_REPORT_FIELDS = (
@@ -67,6 +91,8 @@ class Attempt(TimestampedModel):
     # Correction ActivityEvents (XP or mastered-unit differences) sent for this attempt: numbers their ids.
     xp_corrections_sent = models.PositiveIntegerField(default=0, editable=False)
 
+    objects = AttemptQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         constraints = [
@@ -96,6 +122,16 @@ class Attempt(TimestampedModel):
     @property
     def is_completed(self):
         return self.completed_at is not None
+
+    @property
+    def state(self):
+        """Completed, in progress or abandoned (reads ``later_run`` where ``with_state`` annotated it)."""
+        if self.is_completed:
+            return self.State.COMPLETED
+        idle_since = self.updated_at or self.started_at
+        if getattr(self, "later_run", False) or (idle_since and timezone.now() - idle_since > self.ABANDONED_AFTER):
+            return self.State.ABANDONED
+        return self.State.IN_PROGRESS
 
     def clean(self):
         if self.correct_questions is not None:

@@ -7,12 +7,15 @@ database state, so a re-sync always PUTs the latest values under the same
 sourcedId. Every write asks a worker to deliver once the transaction commits.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .. import xp as xp_rules
 from ..conf import app_settings
 from ..models import Attempt, Delivery
 from ..timeback import caliper
@@ -142,30 +145,49 @@ def enqueue_line_item(activity):
     write([Delivery(kind=Delivery.Kind.LINE_ITEM, key=key)], resync=[key])
 
 
-def rows_for_attempts(changes):
-    """Outbox rows for what ``gradebook.derivation`` derived (not yet written).
+@dataclass
+class Derived:
+    """What the derivation did to one completed attempt, for ``rows_for_attempts``.
 
-    ``changes`` is a list of ``(attempt, result, state, xp_before)`` where state
-    is what ``gradebook.results.sync_results`` did to the result. A newly
-    completed attempt sends its line item (once per activity), its result, its
-    ActivityEvent and a TimeSpentEvent for unreported time. A re-derived one
-    re-sends its result and, when its XP moved, an ActivityEvent carrying the
-    difference (Timeback's way to correct XP).
+    ``state`` is what ``gradebook.results.sync_results`` did to its result
+    ("created", "updated" or "unchanged"); ``xp_before`` and
+    ``mastered_before`` are the figures Timeback already holds for it;
+    ``course_mastered`` the student's mastered units in the course after the
+    change (for ``pctCompleteApp``; None: not known, not sent).
+    """
+
+    attempt: Attempt
+    result: object
+    state: str
+    xp_before: Decimal = Decimal(0)
+    mastered_before: int = 0
+    course_mastered: int | None = None
+
+
+def rows_for_attempts(changes):
+    """Outbox rows for what ``gradebook.derivation`` derived (a list of ``Derived``, not yet written).
+
+    A newly completed attempt sends its line item (once per activity), its
+    result, its ActivityEvent and TimeSpentEvents for unreported time. A
+    re-derived one re-sends its result and, when its XP or mastered units
+    moved, a correction event carrying the differences (sent events never change).
     """
     rows, resync = [], []
     # With CALIPER_PROCESS Timeback builds the gradebook from the events: writing it too would duplicate it.
     gradebook = not app_settings.CALIPER_PROCESS
-    for item, result, state, xp_before in changes:
+    for change in changes:
+        item, result, state = change.attempt, change.result, change.state
         # Seconds not yet announced go out whatever else changed (an edit may add time after completion).
         rows.extend(time_rows(item))
         if state == "unchanged":
             continue
+        percent = _course_percent(item, change.course_mastered)
         if state == "created":
             if gradebook:
                 rows.extend(line_item_rows(item.activity))
-            rows.append(_event_row(caliper.activity_event(item), item, result))
-        elif xp_before != item.xp_earned:
-            rows.append(_xp_delta_row(item, result, xp_before))
+            rows.append(_event_row(caliper.activity_event(item, pct_complete=percent), item, result))
+        elif change.xp_before != item.xp_earned or change.mastered_before != item.mastered_units:
+            rows.append(_correction_row(item, result, change, percent))
         if gradebook:
             # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
             hint = {"create": True} if state == "created" else {}
@@ -175,8 +197,14 @@ def rows_for_attempts(changes):
     return rows, resync
 
 
-def _xp_delta_row(attempt, result, xp_before):
-    """An ActivityEvent carrying only the XP difference; its id is the attempt's n-th correction.
+def _course_percent(attempt, course_mastered):
+    if course_mastered is None:
+        return None
+    return xp_rules.course_percent(course_mastered, attempt.activity.course.masterable_units)
+
+
+def _correction_row(attempt, result, change, percent):
+    """A correction event: the differences of XP and mastered units; its id is the attempt's n-th correction.
 
     Counts ``attempt.xp_corrections_sent`` up on the instance (saved with the
     derived fields), so the id is fixed by the attempt and the correction's
@@ -184,14 +212,14 @@ def _xp_delta_row(attempt, result, xp_before):
     """
     number = attempt.xp_corrections_sent
     attempt.xp_corrections_sent = number + 1
-    # Only the XP moves: question counts were announced with the attempt and must not count twice.
-    event = caliper.activity_event(
-        attempt, xp_earned=attempt.xp_earned - xp_before, mastered_units=0,
-        event_id=attempt.derived_uuid(f"xp-correction/{number}"), event_time=timezone.now(),
-        total_questions=0, correct_questions=0,
+    event = caliper.correction_event(
+        attempt,
+        xp_delta=attempt.xp_earned - change.xp_before,
+        mastered_delta=attempt.mastered_units - change.mastered_before,
+        event_id=attempt.derived_uuid(f"xp-correction/{number}"),
+        event_time=timezone.now(),
+        pct_complete=percent,
     )
-    # Never for Timeback to process: it would replace the attempt's result with the difference.
-    event["object"].pop("process", None)
     return _event_row(event, attempt, result)
 
 

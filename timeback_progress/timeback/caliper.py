@@ -79,30 +79,70 @@ def _event(kind, event_id, attempt, event_time):
     }
 
 
-def activity_event(
-    attempt, *, xp_earned=None, event_id=None, event_time=None, mastered_units=None,
-    total_questions=None, correct_questions=None,
-):
-    """``ActivityEvent`` (Completed) for a completed attempt.
+def activity_event(attempt, *, pct_complete=None):
+    """``ActivityEvent`` (Completed) for a completed attempt: one per attempt, ever.
 
-    A correction passes ``xp_earned`` (the XP difference, may be negative),
-    zero for the other metrics, and its own ``event_id``: sent events cannot change.
+    ``generated.attempt`` is the attempt as Timeback counts it (``attempt_number``).
+    A passive activity (watched, read) sends no question counts, only its XP,
+    as the vendor's SDK leaves out the metrics an activity does not have.
+    Question counts are whole questions (the vendor's SDK refuses fractions
+    there); a fractional ``correctQuestions`` (partial credit) is rounded down
+    here and kept exact in the result's metadata. ``pct_complete``: the
+    student's course progress after this completion (``pctCompleteApp``).
     """
-    event_id = event_id or attempt.derived_uuid("activity-event")
-    event = _event("ActivityEvent", event_id, attempt, event_time or attempt.completed_at)
+    event_id = attempt.derived_uuid("activity-event")
+    items = []
+    if attempt.activity.is_graded:
+        items += [
+            {"type": "totalQuestions", "value": attempt.total_questions or 0},
+            {"type": "correctQuestions", "value": whole_questions(attempt.correct_questions)},
+        ]
+    items.append({"type": "xpEarned", "value": number(attempt.xp_earned)})
+    if attempt.activity.is_graded or attempt.mastered_units:
+        items.append({"type": "masteredUnits", "value": attempt.mastered_units})
+    return _activity_event(attempt, event_id, attempt.completed_at, items, pct_complete)
+
+
+def correction_event(attempt, *, xp_delta, mastered_delta, event_id, event_time, pct_complete=None):
+    """A correction of an attempt already announced: the differences, marked as a correction.
+
+    Sent events cannot change, so Timeback's sums move by what this one
+    carries: ``xpEarned`` and ``masteredUnits`` differences (negative to take
+    back; the vendor's Caliper model takes any number there), no question
+    counts (those went with the completion). ``extensions.isCorrection`` and
+    ``correctionOf`` (the completion's event id) say it is not a second
+    completion of the run; ``generated.attempt`` and ``session`` stay the run's.
+    """
+    items = [
+        {"type": "xpEarned", "value": number(xp_delta)},
+        {"type": "masteredUnits", "value": mastered_delta},
+    ]
+    event = _activity_event(attempt, event_id, event_time, items, pct_complete)
+    event.setdefault("extensions", {}).update(
+        isCorrection=True, correctionOf=f"urn:uuid:{attempt.derived_uuid('activity-event')}"
+    )
+    # Never for Timeback to process: it would replace the attempt's result with the difference.
+    event["object"].pop("process", None)
+    return event
+
+
+def whole_questions(value):
+    """Whole questions for a Caliper metric: partial credit (8.5) rounds down (8)."""
+    return int(value or 0)
+
+
+def _activity_event(attempt, event_id, event_time, items, pct_complete):
+    event = _event("ActivityEvent", event_id, attempt, event_time)
     event["action"] = "Completed"
     event["object"] = activity_context(attempt.activity)
     event["generated"] = {
         "id": f"urn:uuid:{uuid.uuid5(event_id, 'metrics')}",
         "type": "TimebackActivityMetricsCollection",
-        "attempt": attempt.number,
-        "items": [
-            {"type": "totalQuestions", "value": number(attempt.total_questions if total_questions is None else total_questions)},
-            {"type": "correctQuestions", "value": number(attempt.correct_questions if correct_questions is None else correct_questions)},
-            {"type": "xpEarned", "value": number(attempt.xp_earned if xp_earned is None else xp_earned)},
-            {"type": "masteredUnits", "value": number(attempt.mastered_units if mastered_units is None else mastered_units)},
-        ],
+        "attempt": attempt.attempt_number or attempt.number,
+        "items": items,
     }
+    if pct_complete is not None:
+        event["generated"]["extensions"] = {"pctCompleteApp": pct_complete}
     return event
 
 

@@ -28,15 +28,19 @@ def line_item_body(activity):
 
 
 def result_body(result):
-    return {
+    body = {
         "assessmentResult": {
             "sourcedId": result.sourced_id,
             "status": result.status,
             "assessmentLineItem": {"sourcedId": result.line_item_sourced_id},
             "student": {"sourcedId": result.student.sourced_id},
-            "score": number(result.score),
             "scoreStatus": result.score_status,
             "scoreDate": isoformat(result.score_date),
             "metadata": dict(result.metadata),
         }
     }
+    if result.score is not None:
+        body["assessmentResult"]["score"] = number(result.score)
+    if result.text_score:
+        body["assessmentResult"]["textScore"] = result.text_score
+    return body

@@ -80,7 +80,7 @@ def check_event(event):
     _check_actor(event.get("actor"), problems)
     _check_context(event.get("object"), problems)
     if kind:
-        _check_generated(event.get("generated"), kind, problems)
+        _check_generated(event.get("generated"), kind, problems, correction=is_correction(event))
     check_types(
         event, "", problems, edApp="iri_or_dict", target="iri_or_dict", referrer="iri_or_dict", group="iri_or_dict",
         membership="iri_or_dict", session="iri_or_dict", federatedSession="iri_or_dict", extensions="dict",
@@ -142,7 +142,13 @@ def _check_context(obj, problems):
     check_types(obj, "object", problems, process="bool", extensions="dict")
 
 
-def _check_generated(generated, kind, problems):
+def is_correction(event):
+    """A correction of an announced attempt (``extensions.isCorrection``): its metrics are differences."""
+    extensions = event.get("extensions")
+    return isinstance(extensions, dict) and extensions.get("isCorrection") is True
+
+
+def _check_generated(generated, kind, problems, *, correction=False):
     _action, collection_type, item_types = kind
     if generated is None:
         return
@@ -165,11 +171,11 @@ def _check_generated(generated, kind, problems):
         if not isinstance(items, list) or not items:
             problems.add("generated.items", "must be a non-empty list of metrics")
         else:
-            _check_items(items, item_types, activity, problems)
+            _check_items(items, item_types, activity, problems, correction=correction)
     check_types(generated, "generated", problems, extensions="dict")
 
 
-def _check_items(items, item_types, activity, problems):
+def _check_items(items, item_types, activity, problems, *, correction=False):
     seen = set()
     item_fields = ("type", "value", "extensions") if activity else (
         "type", "value", "subType", "startDate", "endDate", "extensions")
@@ -188,8 +194,8 @@ def _check_items(items, item_types, activity, problems):
             seen.add(kind)
         if not is_number(value):
             problems.add(f"{path}.value", "required, a number")
-        elif value < 0 and kind != "xpEarned":
-            problems.add(f"{path}.value", "must be >= 0 (only xpEarned may be negative)")
+        elif value < 0 and kind != "xpEarned" and not (correction and kind == "masteredUnits"):
+            problems.add(f"{path}.value", "must be >= 0 (only xpEarned, and masteredUnits in a correction, may be negative)")
         elif not activity and value > MAX_SECONDS_PER_METRIC:
             problems.add(f"{path}.value", f"at most {MAX_SECONDS_PER_METRIC} seconds")
         for name in ("startDate", "endDate"):
