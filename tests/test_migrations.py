@@ -49,3 +49,20 @@ def test_migration_0003_gives_the_rows_a_rebuild_gives():
     migrate("0003_activity_progress")
     migrate(latest())
     assert progress_rows() == want
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0004_keeps_the_attempt_numbers_timeback_was_sent():
+    """Completed attempts keep their run number as their attempt until ``timeback_renumber_attempts`` recounts."""
+    course = make_course()
+    activity = make_activity(course)
+    student = make_student()
+    attempts.start_attempt(student, activity)  # abandoned: before 0004 it made the next one attempt 2
+    attempts.record_attempt(student, activity, total_questions=10, correct_questions=10)
+    open_run = attempts.start_attempt(student, activity)
+    migrate("0003_activity_progress")
+    migrate(latest())
+    from timeback_progress.models import Attempt
+
+    assert sorted(Attempt.objects.values_list("number", "attempt_number")) == [(1, None), (2, 2), (3, None)]
+    assert Attempt.objects.get(pk=open_run.pk).attempt_number is None

@@ -17,6 +17,12 @@ def keep_sent_numbers(apps, schema_editor):
     )
 
 
+def scores_for_passive_results(apps, schema_editor):
+    """Going back: a passive activity's result had score 0 before 0004 (the column was NOT NULL)."""
+    Result = apps.get_model("timeback_progress", "Result")
+    Result.objects.using(schema_editor.connection.alias).filter(score__isnull=True).update(score=0)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -64,5 +70,5 @@ class Migration(migrations.Migration):
             name='score',
             field=models.DecimalField(blank=True, decimal_places=2, max_digits=7, null=True),
         ),
-        migrations.RunPython(keep_sent_numbers, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(keep_sent_numbers, scores_for_passive_results, elidable=True),
     ]
