@@ -164,10 +164,10 @@ def test_xp_corrections_are_numbered_difference_events(student, activity):
     deltas = [xp_sum([e]) for e in events]
     assert deltas == [Decimal("12.5"), Decimal("-12.5"), Decimal("9.5")]
     assert xp_sum(events) == attempt.xp_earned == student.progress.get().xp_total
-    # Question counts and mastery went out with the completion; corrections carry only XP.
-    for event in events[1:]:
-        metrics = {i["type"]: i["value"] for i in event["generated"]["items"]}
-        assert metrics["totalQuestions"] == metrics["correctQuestions"] == metrics["masteredUnits"] == 0
+    # Question counts went out with the completion; corrections carry XP and mastery differences:
+    # 7 of 10 is below the pass mark, so the unit mastered with 10 of 10 is taken back.
+    metrics = [{i["type"]: i["value"] for i in event["generated"]["items"]} for event in events[1:]]
+    assert metrics == [{"xpEarned": -12.5, "masteredUnits": -1}, {"xpEarned": 9.5, "masteredUnits": 0}]
 
 
 def test_recalculation_sends_the_difference_too(student, activity):
