@@ -424,3 +424,27 @@ def test_held_events_would_be_refused_and_released_ones_are_accepted(judge, no_e
         for event in found[kind]:
             assert event["actor"]["email"] == "released@example.com"
             assert problems(judge, kind, event) == [], (kind, event)
+
+
+# -- in a browser ------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_held_rows_and_the_marker_in_a_real_browser(page, browser_login, artifacts_dir, activity):
+    import os
+
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    kim = make_student(email="", sourced_id="stu-kim", given_name="Kim", family_name="Noemail")
+    complete(kim, activity)
+    complete(make_student(given_name="Ada", family_name="Lovelace"), activity)
+    Delivery.objects.exclude(status="held").update(status="sent")
+    browser_login("boss")
+    page.goto(HEALTH_URL)
+    box = page.inner_text("#tbp-sync-health")
+    assert "2 rows held until their data is complete" in box and "stu-kim has no email" in box
+    assert page.eval_on_selector("#tbp-sync-health", "e => getComputedStyle(e).borderLeftColor") == "rgb(178, 106, 0)"
+    page.screenshot(path=os.path.join(artifacts_dir, "held-sync-health.png"), full_page=True)
+    page.goto(reverse("admin:timeback_progress_student_changelist"))
+    assert page.inner_text(".tbp-badge--held") == "no email: events held"
+    page.screenshot(path=os.path.join(artifacts_dir, "held-student-list.png"), full_page=True)
