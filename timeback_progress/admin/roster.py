@@ -3,7 +3,7 @@ precomputed rows), courses, enrollments and activities."""
 
 from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import (
     DecimalField, Exists, FloatField, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value,
@@ -11,10 +11,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext_lazy as _
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _, ngettext
 
 from ..dashboards import export
 from .. import xp as xp_rules
+from ..outbox import held
 from ..models import Activity, Attempt, Course, DailyProgress, Enrollment, Result, Student, StudentProgress
 from .base import AdminMedia
 from .display import minutes
@@ -48,6 +50,24 @@ def _progress(aggregate, course_id=None):
     if course_id:
         rows = rows.filter(course_id=course_id)
     return Subquery(rows.order_by().values("student").annotate(v=aggregate).values("v"))
+
+
+class EmailFilter(admin.SimpleListFilter):
+    """Students without an email: Timeback refuses their events, which are held until one is added."""
+
+    title = _("email")
+    parameter_name = "email"
+
+    def lookups(self, request, model_admin):
+        return [("missing", _("missing (events held)")), ("present", _("present"))]
+
+    def queryset(self, request, queryset):
+        missing = Q(email="") | Q(email__isnull=True)
+        if self.value() == "missing":
+            return queryset.filter(missing)
+        if self.value() == "present":
+            return queryset.exclude(missing)
+        return queryset
 
 
 def annotate_progress(queryset, course_id=None):
@@ -89,8 +109,8 @@ class IdentityLockMixin:
 @admin.register(Student)
 class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
     identity_fields = ("sourced_id",)
-    list_display = ["__str__", "email", "xp", "accuracy", "mastered", "active_minutes", "last_activity"]
-    list_filter = [CourseFilter, "is_active"]
+    list_display = ["__str__", "email_or_missing", "xp", "accuracy", "mastered", "active_minutes", "last_activity"]
+    list_filter = [CourseFilter, EmailFilter, "is_active"]
     search_fields = ["given_name", "family_name", "email", "sourced_id"]
     raw_id_fields = ["user"]
     readonly_fields = ["created_at", "updated_at"]
@@ -103,6 +123,31 @@ class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         # With the course filter on, the figures are that course's.
         return annotate_progress(super().get_queryset(request), _course_param(request))
+
+    @admin.display(description=_("email"), ordering="email")
+    def email_or_missing(self, obj):
+        if held.has_email(obj.email):
+            return obj.email
+        return format_html(
+            '<span class="tbp-badge tbp-badge--held" title="{}">{}</span>', held.no_email_message(obj), _("no email: events held")
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Save, then say what the email (or its absence) means for Timeback.
+
+        The ``post_save`` receiver releases the held events; the count is read
+        before, and only when the email was just added.
+        """
+        added = change and "email" in form.changed_data and held.has_email(obj.email)
+        releasing = held.held_count(obj) if added else 0
+        super().save_model(request, obj, form, change)
+        if not held.has_email(obj.email):
+            self.message_user(request, held.no_email_message(obj), messages.WARNING)
+        elif releasing:
+            self.message_user(request, ngettext(
+                "%(n)d held event of this student will now be sent to Timeback.",
+                "%(n)d held events of this student will now be sent to Timeback.", releasing,
+            ) % {"n": releasing}, messages.SUCCESS)
 
     @admin.display(description=_("XP"), ordering="xp_sum")
     def xp(self, obj):

@@ -2,6 +2,7 @@
 precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers as drf_serializers, status
@@ -15,6 +16,7 @@ from .. import xp as xp_rules
 from ..conf import app_settings
 from ..dashboards.queries import class_rows, filter_rows, sort_rows
 from ..models import Activity, Attempt, Course, Student
+from ..outbox import held
 from . import idempotency, permissions, serializers
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
@@ -100,6 +102,20 @@ def writable_student(user, sourced_id):
     return student
 
 
+def refuse_without_email(student):
+    """A 400 before anything is written: Timeback refuses events for a student without an email.
+
+    Only starting is refused: the student has done nothing yet, and whoever runs
+    the roster can add the email first. A recorded attempt is work already done,
+    so it is accepted and its events are held until an email is added (``outbox.held``).
+    """
+    if not held.has_email(student.email):
+        raise exceptions.ValidationError({"studentSourcedId": [gettext(
+            "Student %(student)s has no email, and Timeback refuses a student's events without one. "
+            "Add the student's email (in the roster or the admin), then start the attempt. Nothing was written."
+        ) % {"student": student.sourced_id}]}, code="no_email")
+
+
 def active_activity(activity_id):
     activity = Activity.objects.select_related("course").filter(activity_id=activity_id, is_active=True).first()
     if activity is None:
@@ -131,6 +147,7 @@ class StartAttemptView(WriteView):
         def perform():
             student = writable_student(request.user, data["studentSourcedId"])
             activity = active_activity(data["activityId"])
+            refuse_without_email(student)
             attempt = call_service(attempts.start_attempt, student, activity)
             return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
 

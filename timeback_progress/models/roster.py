@@ -41,6 +41,17 @@ class Student(TimestampedModel):
     def full_name(self):
         return " ".join(p for p in (self.given_name, self.family_name) if p)
 
+    def clean(self):
+        """A missing email is valid: warned about where it is entered, never refused here.
+
+        The roster may deliver a student before their email, and host code must
+        be able to create one. Timeback refuses events without ``actor.email``,
+        so this student's events are held until an email is added
+        (``outbox.held``); the admin and the roster import warn, the API refuses
+        to start an attempt.
+        """
+        super().clean()
+
 
 class Course(TimestampedModel):
     sourced_id = models.CharField(_("sourcedId"), max_length=255, unique=True)

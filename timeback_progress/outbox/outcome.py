@@ -1,4 +1,4 @@
-"""What became of each row of a claim: sent, retrying after a backoff, dead, deferred or superseded.
+"""What became of each row of a claim: sent, retrying after a backoff, dead, deferred, superseded or held.
 
 Rows are sent by threads that do no database work; their fates are
 collected here and written at the end, each write fenced by the claim token.
@@ -20,7 +20,7 @@ from ..timeback import errors
 
 logger = logging.getLogger("timeback_progress.delivery")
 
-COUNTERS = ("sent", "retrying", "dead", "deferred", "superseded", "requests")
+COUNTERS = ("sent", "retrying", "dead", "deferred", "superseded", "held", "requests")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Summary:
     dead: int = 0
     deferred: int = 0
     superseded: int = 0
+    held: int = 0  # events set aside until their student has an email (``held``)
     requests: int = 0
     errors: list = field(default_factory=list)
 
@@ -43,7 +44,7 @@ class Summary:
 
     @property
     def handled(self):
-        return self.sent + self.retrying + self.dead + self.deferred + self.superseded
+        return self.sent + self.retrying + self.dead + self.deferred + self.superseded + self.held
 
     def as_dict(self):
         return {name: getattr(self, name) for name in COUNTERS}
@@ -70,7 +71,7 @@ class Outcome:
         self.now = now
         self.token = token
         self.summary = Summary()
-        self.sent, self.failed, self.deferred = [], [], []
+        self.sent, self.failed, self.deferred, self.held = [], [], [], []
         self.lock = threading.Lock()  # sender threads report here
 
     def request(self):
@@ -101,6 +102,12 @@ class Outcome:
         if len(self.summary.errors) < 20:
             self.summary.errors.append(f"{row.kind} {row.key}: {row.last_error}")
 
+    def hold(self, row, reason):
+        """Not sent and no attempt used: it waits, held, until its data is complete (``held``)."""
+        row.status = Delivery.State.HELD
+        row.last_error = reason[:2000]
+        self.held.append(row)
+
     def defer(self, row, seconds):
         """Not tried (its line item is not there yet): back in the queue, no attempt used."""
         row.status = Delivery.State.PENDING
@@ -127,6 +134,7 @@ class Outcome:
         s.retrying += sum(1 for r in self.failed if r.status == Delivery.State.RETRYING)
         s.deferred += sum(1 for r in self.deferred if r.status == Delivery.State.PENDING)
         s.superseded += sum(1 for r in (*self.failed, *self.deferred) if r.status == Delivery.State.SUPERSEDED)
+        s.held += len(self.held)
         return s
 
     def _save(self):
@@ -166,3 +174,8 @@ class Outcome:
         superseded = [r.id for r in self.deferred if r.status == Delivery.State.SUPERSEDED]
         if superseded:
             mine.filter(id__in=superseded).update(status=Delivery.State.SUPERSEDED, **released)
+        by_reason = {}
+        for row in self.held:
+            by_reason.setdefault(row.last_error, []).append(row.id)
+        for reason, ids in by_reason.items():
+            mine.filter(id__in=ids).update(status=Delivery.State.HELD, last_error=reason, **released)

@@ -4,7 +4,8 @@
 however long the backlog. A claim sends line items first (the results that
 refer to them wait for them), then Caliper events batched into envelopes and
 result upserts side by side in a pool of threads. Delivery is at-least-once
-with stable ids; ``outcome`` decides between sent, retrying and dead.
+with stable ids; ``outcome`` decides between sent, retrying and dead
+(or held: an event whose student has no email, see ``held``).
 """
 
 import logging
@@ -19,6 +20,7 @@ from ..conf import app_settings
 from ..models import Activity, Delivery
 from ..timeback import errors, gradebook
 from ..timeback.client import get_client
+from . import held
 from .keys import line_item_key_of, sourced_id
 from .outcome import Outcome, Summary
 
@@ -78,6 +80,7 @@ def deliver_due(*, limit=None, client=None, progress=None):
     total = Summary()
     if not app_settings.SYNC_ENABLED:
         return total
+    held.release_ready()  # students given an email by a write no signal told of
     client = client or get_client()
     while limit is None or total.handled < limit:
         size = app_settings.CLAIM_SIZE if limit is None else min(app_settings.CLAIM_SIZE, limit - total.handled)
@@ -101,7 +104,8 @@ def send_rows(rows, client):
         pass  # each request will fail with it and be recorded
     line_items = [r for r in rows if r.kind == Delivery.Kind.LINE_ITEM]
     results = [r for r in rows if r.kind == Delivery.Kind.RESULT]
-    events = [r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT]
+    # An event whose student has no email would be refused: held instead (rows older than holding at the source).
+    events = held.fill_or_hold([r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT], outcome)
     with ThreadPoolExecutor(max_workers=app_settings.SEND_CONCURRENCY) as pool:
         _wait(_put_all(pool, client.put_line_item, [(r, _body(_line_item_body, r, outcome)) for r in line_items], outcome))
         _release_results_of(outcome.sent)

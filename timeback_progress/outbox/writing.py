@@ -19,12 +19,14 @@ from .. import xp as xp_rules
 from ..conf import app_settings
 from ..models import Attempt, Delivery
 from ..timeback import caliper
-from . import kick
+from . import held, kick
 from .keys import line_item_key, result_key
 
 
 def _event_row(event, attempt, result=None):
-    return Delivery(kind=Delivery.Kind.CALIPER_EVENT, key=event["id"], payload=event, attempt=attempt, result=result)
+    """A Caliper event's row: pending, or held when Timeback cannot take it yet (``held``: no email)."""
+    row = Delivery(kind=Delivery.Kind.CALIPER_EVENT, key=event["id"], payload=event, attempt=attempt, result=result)
+    return held.hold_if_needed(row)
 
 
 def write(rows, *, resync=()):

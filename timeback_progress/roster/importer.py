@@ -22,6 +22,7 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..timeback.formats import isoformat
 from ..models import Course, RosterClass, Student, SyncState
+from ..outbox import held
 from .records import (Invalid, RosterError, map_subject, record_count, record_header, record_ref,
                       record_ref_or_none, record_text, user_role)
 from .summary import Summary
@@ -199,7 +200,12 @@ class RosterImport:
             return {"email": email, "given_name": record_text(record, "givenName", max_length=150),
                     "family_name": record_text(record, "familyName", max_length=150)}
 
-        self.writer.upsert("students", Student, self._rows("students", students, build))
+        rows = self._rows("students", students, build)
+        for sourced_id, values, _modified in rows:
+            if values["is_active"] and not held.has_email(values["email"]):
+                # Written all the same (the email may come later); Timeback refuses events without one.
+                self.summary.warn("students", sourced_id, "no_email", held.no_email_message(Student(sourced_id=sourced_id)))
+        self.writer.upsert("students", Student, rows)
 
     def _import_enrollments(self, records):
         wanted = []

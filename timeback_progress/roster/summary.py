@@ -8,6 +8,7 @@ from ..timeback.formats import isoformat
 
 OUTCOMES = ("created", "updated", "deactivated", "unchanged", "skipped")
 STORED_SKIPS = 200  # skipped records kept in SyncState.last_summary (all are counted)
+STORED_WARNINGS = 200  # likewise for records written with a warning
 
 
 @dataclass
@@ -19,6 +20,8 @@ class Summary:
     dry_run: bool = False
     counts: dict = field(default_factory=lambda: defaultdict(Counter))
     skipped: list = field(default_factory=list)
+    warnings: Counter = field(default_factory=Counter)  # what -> records written with that warning
+    warned: list = field(default_factory=list)
     unmatched_teachers: dict = field(default_factory=dict)
     teachers_seen: int = 0
     users_ignored: Counter = field(default_factory=Counter)
@@ -32,6 +35,12 @@ class Summary:
     def skip(self, kind, sourced_id, reason):
         self.count(kind, "skipped")
         self.skipped.append({"kind": kind, "sourcedId": sourced_id, "reason": reason})
+
+    def warn(self, kind, sourced_id, what, message):
+        """A record written, with something to fix at the source (``what``: a short code, counted)."""
+        self.warnings[what] += 1
+        if len(self.warned) < STORED_WARNINGS:
+            self.warned.append({"kind": kind, "sourcedId": sourced_id, "warning": what, "message": message})
 
     def total(self, outcome):
         return sum(c[outcome] for c in self.counts.values())
@@ -48,6 +57,8 @@ class Summary:
             "counts": {kind: {o: c[o] for o in OUTCOMES} for kind, c in self.counts.items()},
             "totals": {o: self.total(o) for o in OUTCOMES},
             "skipped": self.skipped[:STORED_SKIPS],
+            "warnings": dict(self.warnings),
+            "warned": self.warned,
             "teachers_seen": self.teachers_seen,
             "unmatched_teachers": self.unmatched_teachers,
             "users_ignored": dict(self.users_ignored),

@@ -10,6 +10,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Course, Enrollment, RosterClass, Student
+from ..outbox import held
 
 # Fields an upsert rewrites; ``created_at`` and Student.user (the host's) are kept.
 UPDATE_FIELDS = {
@@ -38,7 +39,7 @@ class PageWriter:
 
     def upsert(self, kind, model, rows):
         existing = {o.sourced_id: o for o in model.objects.filter(sourced_id__in=[s for s, *_x in rows])} if rows else {}
-        objs, outcomes = [], []
+        objs, outcomes, emailed = [], [], []
         for sourced_id, values, modified in rows:
             if model is not Enrollment:
                 values = {**values, "date_last_modified": modified}
@@ -46,16 +47,22 @@ class PageWriter:
             if obj is None:
                 obj, outcome = model(sourced_id=sourced_id, **values), "created"
             else:
+                had_email = model is Student and held.has_email(obj.email)
                 outcome = self._classify(obj, values)
                 if outcome == "unchanged":
                     self.summary.count(kind, outcome)
                     continue
+                if model is Student and not had_email and held.has_email(obj.email):
+                    emailed.append(obj.pk)
                 obj.pk = None  # one INSERT ... ON CONFLICT (sourced_id) DO UPDATE for old and new rows
             objs.append(obj)
             outcomes.append(outcome)
         fields = UPDATE_FIELDS[model] + ["updated_at"]
         self._write(kind, objs, outcomes, lambda batch: model.objects.bulk_create(
             batch, update_conflicts=True, unique_fields=["sourced_id"], update_fields=fields))
+        if emailed:
+            # A bulk upsert sends no post_save: release the events held for want of these emails here.
+            held.release(list(Student.objects.filter(pk__in=emailed)))
 
     def upsert_enrollments(self, rows):
         """Like ``upsert``, but an enrollment the app made itself (no sourcedId, same person

@@ -3,6 +3,7 @@
 from datetime import datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -31,10 +32,19 @@ class Command(BaseCommand):
         parser.add_argument("--id", type=int, action="append", dest="ids", help="Only this row id (repeatable).")
         parser.add_argument("--since", help="Only rows created on or after this ISO date/date-time.")
         parser.add_argument("--until", help="Only rows created on or before this ISO date/date-time.")
+        parser.add_argument(
+            "--missing-email", action="store_true",
+            help="Only Caliper events that went dead for want of the student's email (from before such events were "
+                 "held): each goes out with the student's email if they have one now, else it is held.",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Count, change nothing.")
 
-    def handle(self, *args, kind=None, ids=None, since=None, until=None, dry_run=False, **options):
+    def handle(self, *args, kind=None, ids=None, since=None, until=None, missing_email=False, dry_run=False, **options):
         rows = Delivery.objects.filter(status=Delivery.State.DEAD)
+        if missing_email:
+            rows = rows.filter(kind=Delivery.Kind.CALIPER_EVENT).filter(
+                Q(payload__actor__email="") | Q(payload__actor__email__isnull=True)
+            )
         if kind:
             rows = rows.filter(kind=kind)
         if ids:

@@ -76,6 +76,13 @@ class Command(BaseCommand):
         for label, ignored in (("users", summary.users_ignored), ("enrollments", summary.enrollments_ignored)):
             if ignored:
                 self.stdout.write(f"  ignored {label} by role: " + ", ".join(f"{r} {n}" for r, n in ignored.items()))
+        if summary.warnings.get("no_email"):
+            self.stdout.write(self.style.WARNING(
+                f"{summary.warnings['no_email']} active students have no email: Timeback refuses their events, "
+                f"which are held until an email is added (see the admin's sync health):"))
+            shown = [w for w in summary.warned if w["warning"] == "no_email"][:SHOWN_SKIPS]
+            self.stdout.write("  " + ", ".join(w["sourcedId"] for w in shown)
+                              + (" ..." if summary.warnings["no_email"] > len(shown) else ""))
         if summary.skipped:
             self.stdout.write(self.style.WARNING(f"Skipped {len(summary.skipped)} records:"))
             for item in summary.skipped[:SHOWN_SKIPS]:

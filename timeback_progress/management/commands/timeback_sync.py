@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from timeback_progress.conf import app_settings
 from timeback_progress.models import Delivery
-from timeback_progress.outbox import sending, writing
+from timeback_progress.outbox import health, sending, writing
 
 
 class Command(BaseCommand):
@@ -39,11 +39,17 @@ class Command(BaseCommand):
             self.stdout.write("")
         self.stdout.write(
             f"Sent {summary.sent}, retrying {summary.retrying}, dead {summary.dead}, "
-            f"waiting on line items {summary.deferred}, superseded {summary.superseded} "
+            f"waiting on line items {summary.deferred}, superseded {summary.superseded}, held {summary.held} "
             f"({summary.requests} requests)."
         )
         for error in summary.errors[:10]:
             self.stderr.write(f"  {error}")
+        held_total = Delivery.objects.filter(status=Delivery.State.HELD).count()
+        if held_total:
+            # Neither done nor dead: they go out once their data is complete, without a replay.
+            self.stdout.write(self.style.WARNING(f"{held_total} rows are held until their data is complete:"))
+            for reason, count in health.held_reasons():
+                self.stdout.write(f"  {count} x {reason}")
         dead_total = Delivery.objects.filter(status=Delivery.State.DEAD).count()
         if summary.dead or dead_total:
             raise CommandError(f"{dead_total} outbox rows are dead; see the admin, fix, then `manage.py timeback_replay`.")
