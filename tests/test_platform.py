@@ -320,7 +320,10 @@ def test_an_invalid_event_is_named_by_index_and_id_on_learnwith(learnwith):
 
 
 def test_the_client_follows_the_platform_setting(settings):
-    settings.TIMEBACK_PROGRESS = {"PLATFORM": "timeback"}
+    """Only PLATFORM changes (hosts and paths pinned): the shared client is rebuilt for it."""
+    pinned = {"AUTH_URL": "http://127.0.0.1:9", "CALIPER_URL": "http://127.0.0.1:9", "API_URL": "http://127.0.0.1:9",
+              **TIMEBACK_PATHS, "TOKEN_SCOPE": ""}
+    settings.TIMEBACK_PROGRESS = {**pinned, "PLATFORM": "timeback"}
     assert get_client().envelope_transform is None
-    settings.TIMEBACK_PROGRESS = {"PLATFORM": "learnwith.ai"}
+    settings.TIMEBACK_PROGRESS = {**pinned, "PLATFORM": "learnwith.ai"}
     assert get_client().envelope_transform is lwai.transform_envelope
