@@ -80,7 +80,8 @@ def variants(events):
     model's ``start_date``/``end_date``, and ``startDate``/``endDate``),
     ``extensions.courseId`` on the event and ``pctCompleteApp`` on the
     collection, a passive activity with only ``xpEarned``, a TimeSpentEvent
-    with only inactive time and an empty session.
+    with only inactive time and an empty session, and a correction marked as
+    one (``extensions.isCorrection``) taking back XP and a mastered unit.
     """
     activity = next(e for e in events if e["type"] == "ActivityEvent")
     time_spent = next(e for e in events if e["type"] == "TimeSpentEvent")
@@ -104,7 +105,9 @@ def variants(events):
     passive["generated"]["items"] = [{"type": "xpEarned", "value": 5}]
     idle = variant(time_spent, session="")  # an empty session is none: auto-attached
     idle["generated"]["items"] = [{"type": "inactive", "value": 7.5}]
-    return [windowed, completed, passive, idle]
+    taken_back = variant(activity, session=session, extensions={"isCorrection": True, "correctionOf": activity["id"]})
+    taken_back["generated"]["items"] = [{"type": "xpEarned", "value": -2.5}, {"type": "masteredUnits", "value": -1}]
+    return [windowed, completed, passive, idle, taken_back]
 
 
 def envelopes(events):
@@ -236,6 +239,9 @@ def test_the_platforms_sendtime_form():
     (lambda e: e.update(eventTime="2025-08-01T12:00:00Z"), "eventTime: must be a UTC date-time"),
     (lambda e: e["generated"]["items"][0].update(metricType="totalQuestions"), "generated.items[0].metricType: must be one of"),
     (lambda e: e["generated"]["items"][0].update(metricValue=-1), "generated.items[0].metricValue: must be >= 0"),
+    (lambda e: e["generated"]["items"][3].update(metricValue=-1), "generated.items[3].metricValue: must be >= 0"),
+    (lambda e: e.update(extensions={"isCorrection": "yes"}) or e["generated"]["items"][3].update(metricValue=-1),
+     "generated.items[3].metricValue: must be >= 0"),
     (lambda e: e["generated"]["items"][1].update(metricType="TotalQuestions"), "'TotalQuestions' appears twice"),
     (lambda e: e["generated"]["items"][0].update(id="m-1"), "generated.items[0].id: must be 'urn:uuid:'"),
     (lambda e: e["generated"]["items"][0].update(startDate="2025-08-01T12:00:00.000Z"), "startDate: unknown field"),
@@ -246,6 +252,14 @@ def test_the_platforms_rules_refuse(change, problem):
     event = lwai.transform_event(next(e for e in app_events() if e["type"] == "ActivityEvent"))
     change(event)
     assert any(p.startswith(problem) or problem in p for p in platform_rules("learnwith.ai")[1](event))
+
+
+@pytest.mark.django_db
+def test_a_correction_may_take_back_mastered_units_on_learnwith():
+    event = lwai.transform_event(next(e for e in app_events() if e["type"] == "ActivityEvent"))
+    event["extensions"] = {"isCorrection": True}
+    event["generated"]["items"][3]["metricValue"] = -1
+    assert platform_rules("learnwith.ai")[1](event) == []
 
 
 @pytest.mark.django_db
@@ -315,7 +329,7 @@ def vendor_models_accept(envelope):
 def test_the_transform_equals_the_vendors(monkeypatch):
     built = app_events()
     cases = envelopes(built + variants(built))
-    assert len(cases) == len(built) + 4 + 1
+    assert len(cases) == len(built) + 5 + 1
     for envelope in cases:
         vendor_models_accept(envelope)
         ours = lwai.transform_envelope(envelope)

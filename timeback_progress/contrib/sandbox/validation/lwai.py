@@ -76,12 +76,18 @@ def check_event(event):
     _check_person(event.get("actor"), problems)
     _check_resource(event.get("object"), problems)
     if kind:
-        _check_collection(event.get("generated"), kind, problems)
+        _check_collection(event.get("generated"), kind, problems, correction=is_correction(event))
     check_types(
         event, "", problems, edApp="iri_or_dict", target="iri_or_dict", referrer="iri_or_dict", group="iri_or_dict",
         membership="iri_or_dict", session="iri_or_dict", federatedSession="iri_or_dict", extensions="dict",
     )
     return problems
+
+
+def is_correction(event):
+    """A correction of an attempt already sent (``extensions.isCorrection``, kept by the transform): differences."""
+    extensions = event.get("extensions")
+    return isinstance(extensions, dict) and extensions.get("isCorrection") is True
 
 
 def _entity(value, path, type_name, allowed, problems):
@@ -122,7 +128,7 @@ def _check_resource(obj, problems):
         problems.add("object.extensions.app", "must be an object with a non-empty name")
 
 
-def _check_collection(generated, kind, problems):
+def _check_collection(generated, kind, problems, *, correction=False):
     collection_type, item_type = COLLECTIONS[kind]
     activity = kind == "ActivityEvent"
     if not _entity(generated, "generated", collection_type, ("items", "attempt") if activity else ("items",), problems):
@@ -138,10 +144,10 @@ def _check_collection(generated, kind, problems):
         if not isinstance(items, list) or not items:
             problems.add("generated.items", "must be a non-empty list of metrics")
         else:
-            _check_metrics(items, item_type, EVENT_KINDS[kind][2], activity, problems)
+            _check_metrics(items, item_type, EVENT_KINDS[kind][2], activity, problems, correction=correction)
 
 
-def _check_metrics(items, item_type, timeback_types, activity, problems):
+def _check_metrics(items, item_type, timeback_types, activity, problems, *, correction=False):
     names = tuple(metric_name(t) for t in timeback_types)
     seen = set()
     for i, item in enumerate(items):
@@ -168,7 +174,7 @@ def _check_metrics(items, item_type, timeback_types, activity, problems):
             pass
         elif not is_number(value):
             problems.add(f"{path}.metricValue", "must be a number")
-        elif value < 0 and name != "XpEarned":
-            problems.add(f"{path}.metricValue", "must be >= 0 (only XpEarned may be negative)")
+        elif value < 0 and name != "XpEarned" and not (correction and name == "MasteredUnits"):
+            problems.add(f"{path}.metricValue", "must be >= 0 (only XpEarned, and MasteredUnits in a correction, may be negative)")
         elif not activity and value > MAX_SECONDS_PER_METRIC:
             problems.add(f"{path}.metricValue", f"at most {MAX_SECONDS_PER_METRIC} seconds")
