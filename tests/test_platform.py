@@ -5,10 +5,13 @@ and the vendor's timeback-common 0.4.0 config), not read back from
 ``conf.PLATFORMS``, so a typo in the table fails a test.
 """
 
+import copy
 import hashlib
+from decimal import Decimal
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -16,13 +19,15 @@ from django.test import override_settings
 
 from timeback_progress.checks import check_settings
 from timeback_progress.conf import app_settings
+from timeback_progress.contrib.sandbox import start_sandbox
+from timeback_progress.contrib.sandbox.caliper import metric_sums
+from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Delivery, Result
 from timeback_progress.outbox import sending
-from timeback_progress.contrib.sandbox import start_sandbox
-from timeback_progress.timeback import errors
+from timeback_progress.timeback import caliper, errors, lwai
 from timeback_progress.timeback.auth import TokenProvider
 from timeback_progress.timeback.client import get_client
-from tests.plugins.factories import complete, make_activity, make_student
+from tests.plugins.factories import complete, make_activity, make_course, make_student
 from tests.plugins.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 SCOPE = "https://purl.imsglobal.org/spec/caliper/v1p2/scope/events.write"
@@ -231,3 +236,94 @@ def test_the_outbox_delivers_everything_to_learnwith(learnwith, settings, course
     assert all(a.startswith(f"{learnwith.url}/rostering/1.0/users/") for a in actors)
     endpoints = state.snapshot_stats()["endpoints"]
     assert endpoints["token"]["issued"] == 1 and endpoints["caliper"]["accepted"] == len(state.events)
+
+
+# -- the Caliper form each platform takes ----------------------------------------------------------
+
+
+def run_and_deliver(settings, course):
+    """Two students: completions, an XP correction down, time reported before completing; then deliver."""
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True, "BACKOFF_BASE_SECONDS": 0.0,
+                                  "TIME_FLUSH_SECONDS": 30}
+    corrector = get_user_model().objects.create_user("corrector")
+    students = [make_student(), make_student()]
+    for n, student in enumerate(students):
+        first = complete(student, make_activity(course, expected_xp=Decimal(10)), total=10, correct=10 - n, active=120, inactive=9)
+        corrections.correct_result(Result.objects.get(attempt=first), user=corrector, reason="override", xp=Decimal("2.5"))
+        timed = attempts.start_attempt(student, make_activity(course, masterable_units=2))
+        attempts.add_time(timed, active_seconds=40, inactive_seconds=5)
+        attempts.complete_attempt(timed, total_questions=4, correct_questions=4, active_seconds=12)
+    return students, sending.deliver_due()
+
+
+def app_sums(student):
+    progress = student.progress.get()
+    return {"xpEarned": progress.xp_total, "masteredUnits": progress.mastered_units,
+            "active": progress.active_seconds, "inactive": progress.inactive_seconds}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("platform, profile, actor_type", [
+    ("timeback", "TimebackProfile", "TimebackUser"), ("learnwith.ai", "AggregationProfile", "Person")])
+def test_each_platform_receives_its_own_form_and_the_same_sums(sandbox_factory, settings, course, platform, profile,
+                                                               actor_type):
+    server = sandbox_factory(platform=platform, settings_overrides={"PLATFORM": platform})
+    students, summary = run_and_deliver(settings, course)
+    assert (summary.dead, summary.retrying) == (0, 0) and not server.state.rejections
+    rows = Delivery.objects.filter(kind="caliper_event")
+    assert set(server.state.events) == set(rows.values_list("key", flat=True))  # the same ids on either platform
+    assert {e["profile"] for e in server.state.events.values()} == {profile}
+    assert {e["actor"]["type"] for e in server.state.events.values()} == {actor_type}
+    # The outbox keeps the Timeback form whatever the platform: switching rewrites no history.
+    assert {r.payload["profile"] for r in rows} == {"TimebackProfile"}
+    sums = metric_sums(server.state.events.values())
+    for student in students:
+        held = sums[caliper.actor(student)["id"]]
+        assert {name: held[name] for name in ("xpEarned", "masteredUnits", "active", "inactive")} == app_sums(student)
+
+
+@pytest.mark.django_db
+def test_a_resend_to_learnwith_is_a_true_duplicate(learnwith, settings, course):
+    run_and_deliver(settings, course)
+    stored = copy.deepcopy(learnwith.state.events)
+    payloads = list(Delivery.objects.filter(kind="caliper_event").order_by("pk").values_list("payload", flat=True))
+    answer = get_client().send_events(payloads)
+    assert (answer["accepted"], answer["duplicates"]) == (0, len(payloads))
+    assert learnwith.state.events == stored
+    assert learnwith.state.snapshot_stats()["endpoints"]["caliper"].get("conflicting_duplicates", 0) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sandbox_platform, app_platform", [("learnwith.ai", "timeback"), ("timeback", "learnwith.ai")])
+def test_the_wrong_form_for_the_platform_is_refused(sandbox_factory, settings, course, sandbox_platform, app_platform):
+    """The app's PLATFORM decides the form, not the paths: the sandbox's paths with the other platform's form fail."""
+    paths = LEARNWITH_PATHS if sandbox_platform == "learnwith.ai" else TIMEBACK_PATHS
+    server = sandbox_factory(platform=sandbox_platform, settings_overrides={"PLATFORM": app_platform, **paths})
+    _students, summary = run_and_deliver(settings, course)
+    assert not server.state.events and summary.dead == Delivery.objects.filter(kind="caliper_event").count()
+    wanted = "AggregationProfile" if sandbox_platform == "learnwith.ai" else "TimebackProfile"
+    assert any(f"profile: must be '{wanted}'" in p for r in server.state.rejections for p in r["problems"])
+    assert len(server.state.results) == Result.objects.count()  # the gradebook is the same on both
+
+
+@pytest.mark.django_db
+def test_an_invalid_event_is_named_by_index_and_id_on_learnwith(learnwith):
+    course = make_course()
+    complete(make_student(), make_activity(course))
+    complete(make_student(), make_activity(course))
+    payloads = [copy.deepcopy(p) for p in Delivery.objects.filter(kind="caliper_event").order_by("pk").values_list(
+        "payload", flat=True)]
+    payloads[1]["generated"]["items"][0]["value"] = -1  # below zero: only xpEarned may be
+    with pytest.raises(errors.PermanentError) as exc:
+        get_client().send_events(payloads)
+    assert exc.value.invalid_event_ids == {payloads[1]["id"]}
+
+
+def test_the_client_follows_the_platform_setting(settings):
+    """Only PLATFORM changes (hosts and paths pinned): the shared client is rebuilt for it."""
+    pinned = {"AUTH_URL": "http://127.0.0.1:9", "CALIPER_URL": "http://127.0.0.1:9", "API_URL": "http://127.0.0.1:9",
+              **TIMEBACK_PATHS, "TOKEN_SCOPE": ""}
+    settings.TIMEBACK_PROGRESS = {**pinned, "PLATFORM": "timeback"}
+    assert get_client().envelope_transform is None
+    settings.TIMEBACK_PROGRESS = {**pinned, "PLATFORM": "learnwith.ai"}
+    assert get_client().envelope_transform is lwai.transform_envelope

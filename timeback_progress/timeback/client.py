@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from ..conf import app_settings
-from . import caliper, errors
+from . import caliper, errors, lwai
 from .auth import TokenProvider
 
 logger = logging.getLogger("timeback_progress.timeback")
@@ -29,7 +29,7 @@ USER_AGENT = f"timeback-progress/{__version__} (+python-requests)"
 # The settings a client is built from; get_client() rebuilds when one changes.
 CLIENT_SETTINGS = (
     "AUTH_URL", "TOKEN_PATH", "TOKEN_SCOPE", "CALIPER_URL", "CALIPER_EVENTS_PATH", "API_URL", "GRADEBOOK_PATH",
-    "CLIENT_ID", "CLIENT_SECRET", "CONNECT_TIMEOUT", "READ_TIMEOUT", "TOKEN_CACHE_ALIAS",
+    "PLATFORM", "CLIENT_ID", "CLIENT_SECRET", "CONNECT_TIMEOUT", "READ_TIMEOUT", "TOKEN_CACHE_ALIAS",
     "TOKEN_REFRESH_MARGIN", "SEND_CONCURRENCY", "SENSOR",
 )
 
@@ -43,6 +43,8 @@ class TimebackClient:
         self.caliper_url = cfg["CALIPER_URL"] + cfg["CALIPER_EVENTS_PATH"]
         self.gradebook_url = cfg["API_URL"] + cfg["GRADEBOOK_PATH"]
         self.api_url = cfg["API_URL"]
+        # LearnWith.AI takes Caliper in its own form (lwai.py); the outbox keeps the Timeback one.
+        self.envelope_transform = lwai.envelope_transform(cfg.get("PLATFORM"))
         self.timeout = (float(cfg["CONNECT_TIMEOUT"]), float(cfg["READ_TIMEOUT"]))
         self.session = requests.Session()
         pool = max(10, 2 * int(cfg.get("SEND_CONCURRENCY") or 1))
@@ -126,10 +128,17 @@ class TimebackClient:
         On a 400 naming invalid events, the ``PermanentError`` has ``errors``
         with ``index`` and ``id`` of each (ids filled in from the index when the
         server gave only that), so the caller can resend the others.
+
+        The envelope goes out in the selected platform's form (``lwai`` for
+        LearnWith.AI); ``events`` themselves are never changed, and the event
+        ids and their order are the same in either form.
         """
         events = list(events)
+        body = caliper.envelope(events)
+        if self.envelope_transform is not None:
+            body = self.envelope_transform(body)
         try:
-            return self._json(self._request("POST", self.caliper_url, json=caliper.envelope(events)))
+            return self._json(self._request("POST", self.caliper_url, json=body))
         except errors.PermanentError as exc:
             for item in exc.errors:
                 index = item.get("index")
