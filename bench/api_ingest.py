@@ -29,6 +29,7 @@ in the database cache; PostgreSQL runs once more with prepared statements
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,10 @@ SLICE = 5  # requests of one kind in a row
 def setup_django():
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
+    # these runs are in-process on loopback (the test client speaks http).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     import django
 
     django.setup()

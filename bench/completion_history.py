@@ -18,6 +18,7 @@ timed), and the ratio of the two mean times is printed. Target: < 1.5.
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -32,6 +33,10 @@ SLICE = 5
 def run_backend(count, history):
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
+    # these runs are in-process on loopback (the test client speaks http).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     import django
 
     django.setup()

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,10 @@ DAYS = 60
 def setup_django(db_path):
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
+    # these runs are in-process on loopback (the test client speaks http).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
     os.environ.setdefault("DJANGO_DEBUG", "false")
     import django

@@ -19,6 +19,7 @@ whole run, courses, classes and enrollments included) and database queries.
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,10 @@ def measure(users, page_size):
     """Runs inside the child process, with DATABASE_URL set; prints one JSON line."""
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
+    # these runs are in-process on loopback (the test client speaks http).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("DJANGO_DEBUG", "false")
     import django
 

@@ -16,6 +16,7 @@ also shows that peak memory stays flat as the pending backlog grows.
 
 import argparse
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -47,6 +48,10 @@ def main():
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{db_dir}/bench.sqlite3")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
+    # these runs are in-process on loopback (the test client speaks http).
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "TIMEBACK_AUTH_URL": url, "TIMEBACK_CALIPER_URL": url, "TIMEBACK_API_URL": url,

@@ -1,8 +1,11 @@
 """Example host project for timeback_progress.
 
 Everything deployment-specific comes from the environment (django-environ);
-see .env.example. Defaults give the embedded demo: SQLite, the django-q2 ORM
-broker, sync disabled.
+see .env.example and docs/deploy.md. Safe by default: DEBUG is off unless
+DJANGO_DEBUG=true, there is no fallback SECRET_KEY with DEBUG off, and cookies
+are secure and plain http is redirected unless the environment says otherwise.
+Other defaults give the embedded demo: SQLite, the django-q2 ORM broker, sync
+disabled. ``python -m project.demo_env`` writes the demo's .env.
 """
 
 import os
@@ -10,19 +13,58 @@ import tempfile
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: the debug page shows the environment (DATABASE_URL with
+# its password) and the URLconf to anyone who can make a request fail.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        # A published fallback would let anyone sign session cookies and reset tokens.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment or in .env "
+            "(`python -m project.demo_env` writes one into .env for the local demo), "
+            "or set DJANGO_DEBUG=true for local development."
+        )
+    # DEBUG on only (never served to anyone else); `check --deploy` flags the prefix.
+    SECRET_KEY = "django-insecure-local-development-only-not-for-any-server"
+
+# Localhost only unless the deployment names its hosts.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Origins (scheme + host) allowed to POST from another origin, e.g. https://app.example.com.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. With DEBUG off the defaults assume it: cookies only over https, http
+# redirected to https. The demo's .env (project/demo_env.py) turns them off for
+# http://127.0.0.1:8000. HSTS is opt-in: browsers remember it for its whole
+# lifetime, so a deployment turns it on once https works everywhere.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Behind a proxy that terminates TLS: "HTTP_X_FORWARDED_PROTO,https", and only
+# if the proxy always sets (or strips) that header; otherwise a client could claim https.
+_proxy_ssl_header = env.tuple("DJANGO_SECURE_PROXY_SSL_HEADER", default=())
+if len(_proxy_ssl_header) not in (0, 2):
+    raise ImproperlyConfigured(
+        "DJANGO_SECURE_PROXY_SSL_HEADER must be a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header or None
 
 INSTALLED_APPS = [
     # First, so its admin/index.html (sync health box) wraps the admin's own.
     "timeback_progress",
+    # Before staticfiles: runserver leaves static files to WhiteNoise too, as in production.
+    "whitenoise.runserver_nostatic",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -42,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files with DEBUG off, from STATIC_ROOT (collectstatic), before anything touches the session.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,7 +171,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic adds gzip copies. Not the Manifest variant (hashed names):
+    # with it a page whose static file is missing from STATIC_ROOT is a 500,
+    # and collectstatic stops at a dangling sourceMappingURL in a bundled file.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "timeback_progress:course-list"
@@ -193,6 +244,15 @@ else:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"timeback_progress": {"handlers": ["console"], "level": env("TIMEBACK_LOG_LEVEL", default="INFO")}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # Django prints request errors only with DEBUG on (and mails ADMINS);
+        # with DEBUG off a 500's traceback goes to the console here.
+        "errors": {"class": "logging.StreamHandler", "level": "ERROR", "filters": ["require_debug_false"]},
+    },
+    "loggers": {
+        "timeback_progress": {"handlers": ["console"], "level": env("TIMEBACK_LOG_LEVEL", default="INFO")},
+        "django.request": {"handlers": ["errors"], "level": "WARNING"},
+    },
 }
