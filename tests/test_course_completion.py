@@ -243,19 +243,22 @@ def test_what_operations_add_equals_a_rebuild_across_completions_and_withdrawals
     assert completion_rows(kind=Delivery.Kind.LINE_ITEM).count() == 1
 
 
-def test_a_result_waits_for_the_completion_line_item(live):
-    """A completion result never goes before its line item: one claimed alone is deferred."""
+def test_a_result_waits_for_the_completion_line_item_and_is_released_by_it(live):
+    """A completion result never goes before its line item: claimed alone, it is deferred;
+    sending the line item makes it due at once (not after its wait)."""
     course, activities = course_of(1)
     student = make_student()
     master_all(student, activities)
-    item_id, _result_id = ids(course, student)
-    Delivery.objects.filter(key=f"lineitem:{item_id}").update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    item_id, result_id = ids(course, student)
+    item = Delivery.objects.filter(key=f"lineitem:{item_id}")
+    item.update(next_attempt_at=timezone.now() + timedelta(hours=1))
     summary = sending.deliver_due()
     assert summary.deferred == 1 and item_id not in live.state.line_items
-    assert not live.state.snapshot_stats().get("rejections")
-    Delivery.objects.update(next_attempt_at=timezone.now())
-    deliver()
-    assert item_id in live.state.line_items
+    assert not live.state.rejections
+    item.update(next_attempt_at=timezone.now())  # the result still waits its DEFER_SECONDS
+    sending.deliver_due()
+    assert item_id in live.state.line_items and result_id in live.state.results
+    assert not Delivery.objects.exclude(status="sent").exists()
 
 
 def test_correct_questions_change_the_figure_only_through_mastery(corrector):
