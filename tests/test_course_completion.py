@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from timeback_progress.gradebook import attempts, corrections, derivation
-from timeback_progress.models import Attempt, Delivery, Result, StudentProgress
+from timeback_progress.models import Attempt, Course, Delivery, Result, StudentProgress
 from timeback_progress.outbox import completion, sending
 from tests.plugins.factories import complete, make_activity, make_course, make_student
 from tests.test_gradebook import assert_rows_equal_a_rebuild
@@ -183,10 +183,12 @@ def test_the_fast_path_reads_nothing_more_until_the_course_completes():
     student = make_student()
     complete(student, activities[0], correct=9, completed_at=BASE)
     counts = {}
+    course_table = f'FROM "{Course._meta.db_table}"'
     for name, activity, correct in (("failed", activities[1], 2), ("mastered", activities[2], 9)):
         with CaptureQueriesContext(connection) as ctx:
             complete(student, activity, correct=correct, completed_at=BASE + timedelta(hours=len(counts) + 1))
         counts[name] = len(ctx.captured_queries)
+        assert not [q for q in ctx.captured_queries if course_table in q["sql"]]  # the course came with the activity
     complete(student, activities[3], correct=9, completed_at=BASE + timedelta(hours=4))
     assert completed_at(student, course) is None  # 3 of 4 mastered: 75%
     with CaptureQueriesContext(connection) as ctx:
