@@ -270,3 +270,15 @@ def test_correct_questions_change_the_figure_only_through_mastery(corrector):
     done = master_all(student, activities)
     corrections.correct_result(Result.objects.get(attempt=done[0]), user=corrector, reason="bonus", xp=Decimal(50))
     assert completed_at(student, course) == done[-1].completed_at
+
+
+def test_a_recalculation_backfills_a_completion_from_before_the_column():
+    """Existing installs: rows from before migration 0004 have no moment; recalculating sets it and writes the entry."""
+    course, activities = course_of(2)
+    student = make_student()
+    done = master_all(student, activities)
+    StudentProgress.objects.filter(student=student).update(course_completed_at=None)
+    completion_rows().delete()
+    derivation.recalculate_attempts(Attempt.objects.filter(course=course))
+    assert completed_at(student, course) == done[-1].completed_at
+    assert completion_rows().count() == 2
