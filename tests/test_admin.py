@@ -265,6 +265,15 @@ def test_audit_trail_cannot_be_added_changed_or_deleted_even_by_a_superuser(admi
     assert correction.reason == "Teacher re-marked the paper."
 
 
+def test_student_progress_list_shows_course_progress_next_to_xp(admin_client, graded):
+    """Mastered / masterable units (2 of 4), never XP over the course's total XP."""
+    listing = admin_client.get(reverse("admin:timeback_progress_studentprogress_changelist"))
+    assert listing.status_code == 200
+    row = listing.context["cl"].result_list[0]
+    assert listing.context["cl"].model_admin.course_progress(row) == "50%"
+    assert "50%" in listing.content.decode()
+
+
 # -- permissions -------------------------------------------------------------------
 
 

@@ -246,6 +246,9 @@ def test_progress_totals_and_visibility(api_world, client_for):
     totals = body["totals"]
     assert (totals["xpTotal"], totals["masteredUnits"], totals["completedCount"], totals["activeSeconds"]) == (32.5, 2, 2, 150)
     assert totals["accuracy"] == 90.0
+    # Course progress is mastered / masterable units (1 of 10 in each), next to XP.
+    assert [(c["xpTotal"], c["courseProgress"], c["courseCompletedAt"]) for c in body["courses"]] == [
+        (20.0, 10, None), (12.5, 10, None)]
     # A teacher sees only the course they teach.
     teacher = client_for(w.teacher).get(url("student-progress", w.ann.sourced_id)).json()
     assert [c["courseSourcedId"] for c in teacher["courses"]] == [w.math.sourced_id]
@@ -275,6 +278,7 @@ def test_course_students_list(api_world, client_for):
     body = client.get(path).json()
     assert body["count"] == 2
     assert [(r["givenName"], r["xpTotal"], r["completedCount"]) for r in body["results"]] == [("Ann", 12.5, 1), ("Bob", 0.0, 3)]
+    assert [r["courseProgress"] for r in body["results"]] == [10, 0]  # mastered / masterable units
     page = client.get(path, {"pageSize": 1, "ordering": "-xpTotal"}).json()
     assert [r["givenName"] for r in page["results"]] == ["Ann"] and page["next"]
     assert [r["givenName"] for r in client.get(path, {"search": "bak"}).json()["results"]] == ["Bob"]
@@ -286,6 +290,27 @@ def test_course_students_list(api_world, client_for):
     assert {(r["xpTotal"], r["attemptsCount"], r["accuracy"]) for r in art} == {(0.0, 0, None)}
     for params in ({"ordering": "password"}, {"minXp": "-1"}, {"pageSize": "0"}, {"stuck": "maybe"}):
         assert client.get(path, params).status_code == 400, params
+
+
+def test_course_progress_is_never_xp_and_never_over_100(api_world, client_for):
+    """XP over the course's total XP would read 175% here; mastered units read 100%, and when."""
+    w = api_world
+    w.math.total_xp, w.math.masterable_units = 10, 1
+    w.math.save()
+    complete(w.ann, w.quiz, total=10, correct=10)  # 12.5 XP, the course's one unit
+    complete(w.ann, w.quiz, total=10, correct=10)  # 5 XP more, nothing more mastered
+    progress = StudentProgress.objects.get(student=w.ann, course=w.math)
+    course = client_for(w.teacher).get(url("student-progress", w.ann.sourced_id)).json()["courses"][0]
+    assert (course["xpTotal"], course["courseProgress"]) == (17.5, 100)
+    assert course["courseCompletedAt"] == progress.course_completed_at.isoformat().replace("+00:00", "Z")
+    students = client_for(w.teacher).get(url("course-students", w.math.sourced_id)).json()["results"]
+    assert {r["givenName"]: r["courseProgress"] for r in students} == {"Ann": 100, "Bob": 0}
+    w.math.masterable_units = 0  # no share to show
+    w.math.save()
+    course = client_for(w.teacher).get(url("student-progress", w.ann.sourced_id)).json()["courses"][0]
+    assert course["courseProgress"] is None
+    students = client_for(w.teacher).get(url("course-students", w.math.sourced_id)).json()["results"]
+    assert {r["courseProgress"] for r in students} == {None}
 
 
 @pytest.mark.parametrize("who, expected", [

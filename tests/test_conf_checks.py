@@ -55,6 +55,14 @@ def test_bad_url_and_plain_http():
     assert ids({"SYNC_ENABLED": True, "CLIENT_ID": "x", "CLIENT_SECRET": "y", "API_URL": "http://127.0.0.1:8001"}) == []
 
 
+def test_linking_every_line_item_to_its_component_resource_warns():
+    """The seed's form is available, but on Timeback it can complete a course at its first graded result."""
+    assert ids({"LINK_COMPONENT_RESOURCE": True}) == ["timeback_progress.W004"]
+    assert ids({"LINK_COMPONENT_RESOURCE": False}) == []
+    # With CALIPER_PROCESS the app sends no line items at all: W003 says so, W004 has nothing to add.
+    assert ids({"LINK_COMPONENT_RESOURCE": True, "CALIPER_PROCESS": True}) == ["timeback_progress.W003"]
+
+
 def test_bad_policy_and_numbers():
     assert ids({"XP_POLICY": "nowhere.policy"}) == ["timeback_progress.E005"]
     assert ids({"BATCH_SIZE": 0}) == ["timeback_progress.E006"]

@@ -168,7 +168,8 @@ def test_overview_rows_match_the_aggregates(client, klass):
         assert row.attempts_count == progress.attempts_count
         assert row.active_seconds == progress.active_seconds
     assert rows["Lovelace"].xp_total == Decimal("32.50")
-    assert rows["Lovelace"].progress_percent == Decimal("3.3")  # 32.5 of 1000 XP
+    assert rows["Lovelace"].progress_percent == 30  # 3 of 10 masterable units (XP stays XP: 32.5)
+    assert rows["Lovelace"].progress_display == "30%"
     assert rows["Lovelace"].mastered_units == 3
     assert not rows["Lovelace"].is_stuck
     assert rows["Builder"].is_stuck and "3 attempts in a row under 80%" in rows["Builder"].stuck_reasons[0]
@@ -181,6 +182,42 @@ def test_overview_rows_match_the_aggregates(client, klass):
     assert figures["stuck"] == 1
     # 18 correct of 20 for Ada, 15 of 30 for Bob
     assert figures["accuracy"] == Decimal("66.0")
+    assert figures["average_progress"] == 10  # 3 of the class's 3 x 10 masterable units
+
+
+def test_course_progress_is_mastered_units_never_xp_over_100(client, users):
+    """XP / course total XP read 125% here; the share of the course is mastered / masterable units."""
+    course = make_course(title="Short course", total_xp=10, masterable_units=2)
+    enroll(course, user=users["teacher"])
+    quiz = make_activity(course, expected_xp=Decimal(10), masterable_units=2)
+    extra = make_activity(course, expected_xp=Decimal(0), masterable_units=1)  # more units than the course declares
+    ada, bo = make_student(family_name="Achiever"), make_student(family_name="Beginner")
+    for student in (ada, bo):
+        enroll(course, student=student)
+    complete(ada, quiz, total=10, correct=10)  # 12.5 XP, both units
+    complete(ada, quiz, total=10, correct=10)  # a re-attempt: 5 more XP, no more units
+    complete(ada, extra, total=10, correct=10)  # 3 of 2 units: still 100%
+    complete(bo, quiz, total=10, correct=5)  # nothing mastered
+    client.force_login(users["teacher"])
+    response = client.get(url("course-overview", course))
+    rows = {r.family_name: r for r in response.context["rows"]}
+    assert (rows["Achiever"].xp_display, rows["Achiever"].progress_display) == ("17.5", "100%")
+    assert (rows["Beginner"].xp_display, rows["Beginner"].progress_display) == ("0.0", "0%")
+    assert response.context["figures"]["average_progress"] == 50  # Achiever counts up to 100%, not 150%
+    csv_row = csv_of(client.get(url("course-export", course), {"sort": "name"}))[0]
+    assert (csv_row["xp"], csv_row["course_progress_percent"]) == ("17.50", "100")
+    detail = client.get(url("student-detail", course, ada))
+    assert detail.context["progress_percent"] == 100
+    html = detail.content.decode()
+    assert 'data-figure="course-completed"' in html and 'data-figure="xp">17.5<' in html
+
+    # A course without masterable units has no share to show: "–", not 0% and not XP.
+    course.masterable_units = 0
+    course.save()
+    response = client.get(url("course-overview", course))
+    assert {r.progress_display for r in response.context["rows"]} == {"–"}
+    assert response.context["figures"]["average_progress"] is None
+    assert client.get(url("student-detail", course, bo)).context["progress_percent"] is None
 
 
 def test_inactive_students_are_stuck(client, klass):
@@ -420,7 +457,7 @@ def test_csv_export_content(client, klass):
     assert [r["family_name"] for r in rows] == ["Lovelace", "Builder", "Young"]
     ada = rows[0]
     assert (ada["xp"], ada["accuracy_percent"], ada["mastered_units"], ada["masterable_units"]) == ("32.50", "90.00", "3", "10")
-    assert ada["course_progress_percent"] == "3.3"
+    assert ada["course_progress_percent"] == "30"  # 3 of 10 masterable units
     assert ada["stuck"] == "no" and rows[1]["stuck"] == "yes"
     assert rows[1]["stuck_reason"] == "3 attempts in a row under 80%"
     assert rows[2]["last_activity"] == ""

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from timeback_progress.models import StudentProgress
+from timeback_progress.xp import course_percent
 from tests.plugins.factories import complete, enroll, make_activity, make_student
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -82,6 +83,8 @@ def test_teacher_reviews_a_class(browser_login, showcase, artifacts_dir):
         assert cells.locator('[data-col="accuracy"]').inner_text() == f"{row.accuracy:.1f}%"
         assert cells.locator('[data-col="attempts"]').inner_text() == str(row.attempts_count)
         assert cells.locator('[data-col="mastered"]').inner_text() == f"{row.mastered_units} / {course.masterable_units}"
+        share = course_percent(row.mastered_units, course.masterable_units)
+        assert cells.locator('[data-col="progress"]').inner_text() == ("–" if share is None else f"{share}%")
     stuck_row = page.locator(f'tr[data-student="{showcase["students"]["Knuth"].sourced_id}"]')
     assert "stuck" in stuck_row.locator('[data-col="stuck"]').inner_text()
     assert page.evaluate("() => !!Chart.getChart(document.getElementById('tbp-class-chart'))")

@@ -3,7 +3,8 @@
 The course overview (page and CSV) and the API's course students list read the
 same rows. A class whose every figure puts the students in a different order
 shows which column each sort really uses: sorting "active time" by inactive
-time, or "progress" by mastered units, changes the order the page shows.
+time, or "progress" by XP, changes the order the page shows. Course progress is
+mastered / masterable units, so it orders as "mastered" does.
 """
 
 import datetime as dt
@@ -38,7 +39,7 @@ NEW = "Evans"  # zeros everywhere, no accuracy and no last activity
 ASCENDING = {
     "name": ["Able", "Baker", "Carter", "Dunn", NEW],
     "xp": [NEW, "Baker", "Dunn", "Carter", "Able"],
-    "progress": [NEW, "Baker", "Dunn", "Carter", "Able"],
+    "progress": [NEW, "Able", "Dunn", "Baker", "Carter"],  # mastered units, not XP
     "mastered": [NEW, "Able", "Dunn", "Baker", "Carter"],
     "active": [NEW, "Baker", "Carter", "Able", "Dunn"],
     "attempts": [NEW, "Carter", "Able", "Dunn", "Baker"],

@@ -13,8 +13,8 @@ its ``judge="sandbox"`` twin always runs.
 - ``test_app_payloads_are_accepted``: one case per (scenario x payload kind).
   Payloads are what the app writes into the outbox (Caliper events as
   snapshotted in ``Delivery`` rows) and the gradebook bodies its sender builds
-  for the line item / result rows (``gradebook.line_item_body`` /
-  ``result_body``), after running scenarios through ``services`` (and the
+  for the line item / result rows (``sending._line_item_body`` /
+  ``_result_body``: an activity's, or the course's completion entry), after running scenarios through ``services`` (and the
   ``timeback_demo`` command).
 - The malformed-payload tables: single changes both judges refuse, and those
   only the sandbox refuses (each with the reason it is right to).
@@ -37,10 +37,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from timeback_progress.gradebook import attempts, corrections
-from timeback_progress.models import Activity, Delivery, Result
-from timeback_progress.outbox import keys
+from timeback_progress.models import Delivery, Result, StudentProgress
+from timeback_progress.outbox import sending
 from timeback_progress.contrib.sandbox import validation
-from timeback_progress.timeback import caliper, gradebook
+from timeback_progress.timeback import caliper
 from tests.plugins.factories import make_activity, make_course
 from tests.plugins.factories import make_student as _make_student
 
@@ -122,11 +122,11 @@ def outbox(*, after=0):
     Only rows with a pk above ``after`` count. An attempt's first
     ActivityEvent is its completion; later ones are XP corrections. Line item
     and result rows carry no body: the sender builds it from the database when
-    it sends (``gradebook.line_item_body`` / ``result_body``), and so does this.
+    it sends (``sending._line_item_body`` / ``_result_body``: an activity's, or
+    the course's completion entry), and so does this.
     """
     found = {kind: [] for kind in KINDS}
     completed = set()
-    activities = {keys.line_item_key(a): a for a in Activity.objects.select_related("course")}
     for row in Delivery.objects.filter(pk__gt=after).select_related("result__student").order_by("pk"):
         if row.kind == Delivery.Kind.CALIPER_EVENT:
             event = row.payload
@@ -138,9 +138,9 @@ def outbox(*, after=0):
                 completed.add(row.attempt_id)
                 found["ActivityEvent"].append(event)
         elif row.kind == Delivery.Kind.LINE_ITEM:
-            found["assessmentLineItem"].append(gradebook.line_item_body(activities[row.key])["assessmentLineItem"])
+            found["assessmentLineItem"].append(sending._line_item_body(row)["assessmentLineItem"])
         elif row.kind == Delivery.Kind.RESULT:
-            found["assessmentResult"].append(gradebook.result_body(row.result)["assessmentResult"])
+            found["assessmentResult"].append(sending._result_body(row)["assessmentResult"])
     return found
 
 
@@ -318,6 +318,22 @@ def build_large(settings):
               inactive=attempts.MAX_SECONDS_PER_CALL)
 
 
+def build_course_completion(settings):
+    """Two students master every unit of a course: the completion line item and their results;
+    a correction then takes one below 100%, whose result goes out as ``tobedeleted``."""
+    course = make_course(subject="Science", masterable_units=2)
+    units = [make_activity(course, app_name="Science App") for _ in range(2)]
+    kept, withdrawn = make_student(), make_student()
+    for student in (kept, withdrawn):
+        for activity in units:
+            _complete(student, activity, 10, 9)
+    assert StudentProgress.objects.filter(course=course, course_completed_at__isnull=False).count() == 2
+    result = Result.objects.filter(student=withdrawn).first()
+    # Below the pass mark: no XP (a correction event) and no mastered unit (50% of the course).
+    corrections.correct_result(result, user=_corrector(), reason="copied answers", correct_questions=5)
+    assert StudentProgress.objects.get(student=withdrawn, course=course).course_completed_at is None
+
+
 ALL_BUT_CORRECTION = ("ActivityEvent", "TimeSpentEvent", "assessmentLineItem", "assessmentResult")
 SCENARIOS = {
     # name: (builder, the kinds of payload it writes)
@@ -334,6 +350,7 @@ SCENARIOS = {
     "process": (build_process, EVENT_KINDS),
     "retired": (build_retired, ALL_BUT_CORRECTION),
     "large": (build_large, ALL_BUT_CORRECTION),
+    "course-completion": (build_course_completion, KINDS),
 }
 MATRIX = [(scenario, kind) for scenario, (_build, kinds) in SCENARIOS.items() for kind in kinds]
 
@@ -419,6 +436,13 @@ def test_scenarios_cover_the_edge_cases(settings):
     assert max(e["generated"]["attempt"] for e in demo["ActivityEvent"]) >= 2
     unfinished = payloads("unfinished", settings)["TimeSpentEvent"]
     assert len(unfinished) >= 2 and sum(metrics(e)["active"] for e in unfinished) >= 105
+    completion = payloads("course-completion", settings)
+    linked = [li for li in completion["assessmentLineItem"] if "componentResource" in li]
+    assert [li["title"] for li in linked] == ["Science App: Complete"]
+    assert linked[0]["componentResource"]["sourcedId"].endswith("-cr") and "course" in linked[0]
+    entries = [r for r in completion["assessmentResult"] if r["metadata"].get("isMasteryCompletion")]
+    assert sorted(r["status"] for r in entries) == ["active", "tobedeleted"]
+    assert {(r["score"], r["scoreStatus"]) for r in entries} == {(100, "fully graded")}
     at_cap = payloads("time-at-cap", settings)["TimeSpentEvent"]
     assert sum(metrics(e)["active"] for e in at_cap) == 30 + attempts.MAX_SECONDS_PER_CALL
     assert sum(metrics(e)["inactive"] for e in at_cap) == 20 + attempts.MAX_SECONDS_PER_CALL

@@ -31,6 +31,8 @@ def example_settings(settings):
         "ENVIRONMENT": "production",
         "API_URL": API,
         "SENSOR": "https://your-app.com",
+        # The seed's example links its line item to a component resource: its form, kept as a setting.
+        "LINK_COMPONENT_RESOURCE": True,
     }
 
 
@@ -161,6 +163,15 @@ def test_line_item_and_result_match_the_worked_example(example):
         "metadata": {"xp": 100, "accuracy": 85, "totalQuestions": 10, "correctQuestions": 8.5, "masteredUnits": 1,
                      "multiplier": 1, "attempt": 1},
     }}
+
+
+def test_by_default_the_line_item_is_not_linked_to_its_component_resource(example, settings):
+    """The vendor's choice: only the course's completion line item carries a componentResource."""
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "LINK_COMPONENT_RESOURCE": False}
+    attempt = _complete(example, 8)
+    item = gradebook.line_item_body(attempt.activity)["assessmentLineItem"]
+    assert "componentResource" not in item
+    assert item["metadata"]["courseSourcedId"] == "math-grade-5"
 
 
 def test_sandbox_accepts_and_stores_the_example_exactly(example, sandbox, timeback_client, settings):

@@ -83,6 +83,16 @@ def check_settings(app_configs=None, **kwargs):
                 id="timeback_progress.W003",
             )
         )
+    if cfg["LINK_COMPONENT_RESOURCE"] and not cfg["CALIPER_PROCESS"]:
+        errors.append(
+            Warning(
+                "LINK_COMPONENT_RESOURCE is on: every activity's line item carries its componentResource, so on "
+                "Timeback the first fully graded result of a linked line item can mark the whole course complete.",
+                hint="Leave it off (the vendor's choice): the course's mastery-completion entry marks completion. "
+                "Silence this warning if your component resources are not the course's.",
+                id="timeback_progress.W004",
+            )
+        )
     errors.extend(_check_subject_map(cfg["SUBJECT_MAP"]))
     return errors
 

@@ -95,6 +95,11 @@ DEFAULTS = {
     "SUBJECT_MAP": {},
     # Ask Timeback to build gradebook entries from events (then the app writes none).
     "CALIPER_PROCESS": False,
+    # Regular line items carry their activity's componentResource (the seed's example form).
+    # Off, as the vendor's SDK: on the real platform the first fully graded result of a
+    # linked line item can mark the course complete; the course's mastery-completion entry
+    # (docs/semantics/course-completion.md) is the one that does.
+    "LINK_COMPONENT_RESOURCE": False,
     # Time of an open attempt goes out as a TimeSpentEvent once this many seconds
     # (active + inactive) are unsent, or once none was reported for this long
     # (the sweeper, for attempts never completed); completion sends the rest.

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _, ngettext
 
+from .. import xp as xp_rules
 from ..outbox import writing
 from ..gradebook import corrections, derivation
 from ..models import Attempt, Result, ResultCorrection, StudentProgress
@@ -182,14 +183,20 @@ class ResultCorrectionAdmin(ReadOnlyAdmin):
 @admin.register(StudentProgress)
 class StudentProgressAdmin(ReadOnlyAdmin):
     list_display = [
-        "student", "course", "xp_total", "accuracy", "mastered_units", "completed_count", "active_minutes",
-        "failed_streak", "last_activity_at",
+        "student", "course", "xp_total", "accuracy", "mastered_units", "course_progress", "course_completed_at",
+        "completed_count", "active_minutes", "failed_streak", "last_activity_at",
     ]
-    list_filter = ["course"]
+    list_filter = ["course", ("course_completed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["student", "course"]
     search_fields = ["student__sourced_id", "student__email", "student__family_name", "course__title"]
 
     @admin.display(description=_("active minutes"), ordering="active_seconds")
     def active_minutes(self, obj):
         return minutes(obj.active_seconds)
+
+    @admin.display(description=_("course progress"), ordering="mastered_units")
+    def course_progress(self, obj):
+        """Mastered / masterable units (``xp.course_percent``); XP stays in its own column."""
+        share = xp_rules.course_percent(obj.mastered_units, obj.course.masterable_units)
+        return "–" if share is None else f"{share}%"
 

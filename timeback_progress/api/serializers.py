@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from .. import xp as xp_rules
 from ..gradebook import attempts, corrections
 from ..conf import app_settings
 from ..models import ResultCorrection, ScoreStatus
@@ -222,13 +223,24 @@ class _Figures(serializers.Serializer):
     inactiveSeconds = serializers.IntegerField(source="inactive_seconds")
 
 
-class CourseProgressSerializer(_Figures):
+class _CourseProgress(serializers.Serializer):
+    """Mastered / masterable units (``xp.course_percent``), next to XP and never derived from it."""
+
+    courseProgress = serializers.SerializerMethodField(help_text="Percent 0-100; null without masterable units.")
+
+    def get_courseProgress(self, row) -> int | None:
+        course = row.course if hasattr(row, "course_id") else self.context["course"]  # a class row: the view's
+        return xp_rules.course_percent(row.mastered_units, course.masterable_units)
+
+
+class CourseProgressSerializer(_CourseProgress, _Figures):
     courseSourcedId = serializers.CharField(source="course.sourced_id")
     title = serializers.CharField(source="course.title")
     totalXp = serializers.IntegerField(source="course.total_xp")
     masterableUnits = serializers.IntegerField(source="course.masterable_units")
     failedStreak = serializers.IntegerField(source="failed_streak")
     lastActivityAt = serializers.DateTimeField(source="last_activity_at", allow_null=True)
+    courseCompletedAt = serializers.DateTimeField(source="course_completed_at", allow_null=True)
 
 
 class TotalsSerializer(_Figures):
@@ -243,7 +255,7 @@ class StudentProgressResponseSerializer(serializers.Serializer):
     totals = TotalsSerializer()
 
 
-class CourseStudentSerializer(serializers.Serializer):
+class CourseStudentSerializer(_CourseProgress):
     """A student of a course with their figures there (zeros before any attempt): ``queries.class_rows``."""
 
     studentSourcedId = serializers.CharField(source="sourced_id")

@@ -338,8 +338,11 @@ class CourseStudentsView(generics.ListAPIView):
             raise exceptions.NotFound(f"No course {sourced_id!r} you may see.")
         return course
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "course": getattr(self, "course", None)}
+
     def get_queryset(self):
-        course = self.get_course()
+        course = self.course = self.get_course()
         params = serializers.CourseStudentsFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data

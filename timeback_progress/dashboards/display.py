@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from .. import xp as xp_rules
 from ..gradebook import derivation
 from . import stuck
 
@@ -62,13 +63,28 @@ def when(value):
     return f"{local:%b} {local.day}, {local:%Y %H:%M}"
 
 
+def course_progress(mastered, course):
+    """Course progress as Timeback reads it: mastered / masterable units, a whole percent in 0-100.
+
+    None (shown "–") when the course declares no masterable units. XP is shown
+    as XP, never as a share of the course: bonus and re-attempt XP would take it
+    past 100%.
+    """
+    return xp_rules.course_percent(mastered, course.masterable_units)
+
+
+def progress_display(value):
+    """'75%', or '–' without masterable units."""
+    return "–" if value is None else f"{value}%"
+
+
 def decorate(row, course, now, url_prefix=None):
     """Display values for one overview row (``url_prefix`` from ``views.student_url_prefix``)."""
-    row.progress_percent = percent(row.xp_total, course.total_xp)
-    row.progress_bar = str(min(row.progress_percent or 0, 100))  # an attribute: never localised
+    row.progress_percent = course_progress(row.mastered_units, course)
+    row.progress_bar = str(row.progress_percent or 0)  # an attribute: never localised
     row.xp_display = number(row.xp_total)
     row.accuracy_display = number(row.accuracy, suffix="%")
-    row.progress_display = number(row.progress_percent, suffix="%")
+    row.progress_display = progress_display(row.progress_percent)
     row.active_display = duration(row.active_seconds)
     row.last_activity_display = when(row.last_activity_at)
     row.stuck_reasons = stuck.reasons(row, now)

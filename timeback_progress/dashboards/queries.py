@@ -26,9 +26,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from .. import xp as xp_rules
 from ..conf import app_settings
 from ..models import ActivityProgress, Attempt, DailyProgress, Enrollment, Student, StudentProgress
 from . import stuck
@@ -44,7 +45,7 @@ SORTS = {
     "xp": ("xp_total",),
     "accuracy": ("accuracy",),
     "mastered": ("mastered_units",),
-    "progress": ("xp_total",),  # progress is XP over the course's fixed total
+    "progress": ("mastered_units",),  # mastered / the course's fixed masterable units
     "active": ("active_seconds",),
     "attempts": ("attempts_count",),
     "last_activity": ("last_activity_at",),
@@ -141,6 +142,7 @@ def class_figures(rows, course):
         questions=Sum("p__total_questions"),
         correct=Sum("p__correct_questions"),
         mastered=Sum("mastered_units"),
+        capped=Sum(Least("mastered_units", Value(course.masterable_units))),
         active=Sum("active_seconds"),
         inactive=Sum("inactive_seconds"),
         attempts=Sum("attempts_count"),
@@ -154,7 +156,8 @@ def class_figures(rows, course):
         "xp": xp,
         "average_xp": average_xp,
         "accuracy": percent(agg["correct"], agg["questions"]),
-        "average_progress": percent(average_xp, course.total_xp),
+        # Mastered / masterable units over the class, each student counted up to 100%.
+        "average_progress": xp_rules.course_percent(agg["capped"] or 0, course.masterable_units * students),
         "mastered": agg["mastered"] or 0,
         "average_mastered": (agg["mastered"] or 0) / students if students else 0,
         "active": duration(agg["active"] or 0),

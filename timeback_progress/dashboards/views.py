@@ -160,7 +160,7 @@ class CourseExportView(CourseAccessMixin, View):
             yield [
                 row.sourced_id, row.given_name, row.family_name, row.email,
                 display.two_places(row.xp_total), display.two_places(row.accuracy),
-                row.mastered_units, course.masterable_units, display.percent(row.xp_total, course.total_xp),
+                row.mastered_units, course.masterable_units, display.course_progress(row.mastered_units, course),
                 row.active_seconds, row.inactive_seconds, row.attempts_count, row.completed_count,
                 row.last_activity_at, row.is_stuck, "; ".join(stuck.reasons(row, now)),
             ]
@@ -186,7 +186,7 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
             course=course,
             student=student,
             progress=progress,
-            progress_percent=display.percent(progress.xp_total, course.total_xp) if progress else None,
+            progress_percent=display.course_progress(progress.mastered_units if progress else 0, course),
             stuck=bool(progress and stuck.failing(progress.failed_streak)),
             activities=activities,
             mastered_activities=[a for a in activities if a["mastered"]],

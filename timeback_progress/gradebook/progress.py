@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .. import xp as xp_rules
 from ..models import ActivityProgress, Attempt, DailyProgress, StudentProgress
+from . import course_completion
 from .policy import pass_mark
 
 # The sums an ActivityProgress row holds and StudentProgress adds up.
@@ -90,7 +91,12 @@ def passed(attempt):
 def apply(change, *, student_id, activity_id, course_id, summary, using, course_row=False):
     """Add ``change`` to the activity row (``summary``, loaded by the caller, or None),
     the course row (``course_row``: loaded by the caller, None if there is none yet;
-    left out, it is read here) and, for a completion, the chart day."""
+    left out, it is read here) and, for a completion, the chart day.
+
+    A completion that brings the student to 100% of the course's masterable
+    units sets ``course_completed_at`` and writes the completion entry
+    (``course_completion``): no read unless the completion mastered units.
+    """
     sums = change.sums()
     if summary is None:
         summary = ActivityProgress(student_id=student_id, activity_id=activity_id, course_id=course_id)
@@ -113,7 +119,10 @@ def apply(change, *, student_id, activity_id, course_id, summary, using, course_
         setattr(course, name, getattr(course, name) + value)
     course.accuracy = xp_rules.percent_correct(course.correct_questions, course.total_questions)
     course.last_activity_at = _later(course.last_activity_at, change.started_at)
+    completed_course = None
     if attempt is not None:
+        newest = course.last_completed_at is None or attempt.completed_at >= course.last_completed_at
+        completed_course = course_completion.after_completion(course, attempt, newest=newest, using=using)
         outcome = passed(attempt)
         if course.last_completed_at is None or attempt.completed_at > course.last_completed_at:
             # The newest completion in the course continues or ends the streak.
@@ -125,6 +134,9 @@ def apply(change, *, student_id, activity_id, course_id, summary, using, course_
         course.last_activity_at = _later(course.last_activity_at, attempt.completed_at)
         _add_to_day(attempt, using)
     course.save(using=using)
+    if completed_course is not None:
+        student = attempt.student if Attempt.student.is_cached(attempt) else student_id
+        course_completion.announce(completed_course, student, using=using)
     return summary
 
 
@@ -276,7 +288,8 @@ def _cleaned(figures):
 
 
 def rebuild_course(student_id, course_id, *, using, streak=True):
-    """The course row as the sum of the student's activity rows in the course (and the failed streak)."""
+    """The course row as the sum of the student's activity rows in the course (and the failed streak),
+    and whether (since when) the student has completed the course."""
     aggregates = {**{name: Sum(name) for name in SUMS}, "last_started_at": Max("last_started_at"),
                   "last_completed_at": Max("last_completed_at")}
     row = ActivityProgress.objects.using(using).filter(student_id=student_id, course_id=course_id).aggregate(
@@ -289,7 +302,12 @@ def rebuild_course(student_id, course_id, *, using, streak=True):
     figures["last_activity_at"] = _later(last_started, figures["last_completed_at"])
     if streak:
         figures["failed_streak"] = failed_streak(student_id, course_id, using=using)
+    figures["course_completed_at"], moved = course_completion.rebuilt(
+        student_id, course_id, figures["mastered_units"], using=using
+    )
     _save_row(StudentProgress, {"student_id": student_id, "course_id": course_id}, figures, using=using)
+    if moved:  # reached, withdrawn (a correction took mastery back) or moved in time: Timeback hears it
+        course_completion.announce(course_id, student_id, using=using)
 
 
 def rebuild_days(student_id, course_id, *, using):

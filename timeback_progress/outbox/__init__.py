@@ -2,6 +2,7 @@
 
 - ``writing``: writing outbox rows in the caller's transaction (``enqueue_*``,
   ``rows_for_attempts``, the time windows, ``flush_idle_time``).
+- ``completion``: the course's mastery-completion line item and results (``enqueue``, the send-time bodies).
 - ``keys``: the idempotency keys of line item and result rows.
 - ``kick``: after a commit that wrote rows, ask a django-q2 worker to deliver them.
 - ``sending``: claim due rows under a lease and send them (``deliver_due``).

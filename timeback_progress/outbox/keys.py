@@ -14,8 +14,15 @@ def result_key(result):
 
 
 def line_item_key_of(result_row):
-    """The key of the line item a result row's result belongs to."""
-    return f"lineitem:{result_row.result.line_item_sourced_id}"
+    """The key of the line item a result row belongs to (None: neither a result nor a completion entry).
+
+    An attempt's result names it; a course completion result carries it in its
+    payload (``outbox.completion``).
+    """
+    if result_row.result_id:
+        return f"lineitem:{result_row.result.line_item_sourced_id}"
+    line_item = (result_row.payload or {}).get("completion", {}).get("lineItem")
+    return f"lineitem:{line_item}" if line_item else None
 
 
 def sourced_id(key):

@@ -14,13 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import connections, router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Activity, Delivery
 from ..timeback import errors, gradebook
 from ..timeback.client import get_client
-from . import held
+from . import completion, held
 from .keys import line_item_key_of, sourced_id
 from .outcome import Outcome, Summary
 
@@ -182,16 +183,21 @@ def _release_results_of(sent):
     ids = [sourced_id(r.key) for r in sent if r.kind == Delivery.Kind.LINE_ITEM]
     if ids:
         Delivery.objects.filter(
-            kind=Delivery.Kind.RESULT, status=Delivery.State.PENDING, result__line_item_sourced_id__in=ids
+            Q(result__line_item_sourced_id__in=ids) | Q(payload__completion__lineItem__in=ids),
+            kind=Delivery.Kind.RESULT, status=Delivery.State.PENDING,
         ).update(next_attempt_at=timezone.now())
 
 
 def _line_item_body(row):
+    if completion.is_completion(row):  # the course's completion line item, not an activity's
+        return completion.line_item_body(row)
     activity = Activity.objects.select_related("course").filter(line_item_sourced_id=sourced_id(row.key)).first()
     return gradebook.line_item_body(activity) if activity else None
 
 
 def _result_body(row):
+    if completion.is_completion(row):  # a student's course completion, built from their progress now
+        return completion.result_body(row)
     return gradebook.result_body(row.result) if row.result_id else None
 
 
@@ -202,7 +208,7 @@ def _results_ready(results, outcome):
     no row) does not hold its results back: Timeback will say what is wrong.
     """
     sent_now = {r.key for r in outcome.sent if r.kind == Delivery.Kind.LINE_ITEM}
-    needed = {line_item_key_of(r) for r in results if r.result_id} - sent_now
+    needed = {line_item_key_of(r) for r in results} - sent_now - {None}
     pending, sent = set(), set()
     if needed:
         for key, status in Delivery.objects.filter(key__in=needed).values_list("key", "status"):
@@ -213,7 +219,7 @@ def _results_ready(results, outcome):
     blocked = pending - sent
     ready, waiting = [], []
     for row in results:
-        (waiting if row.result_id and line_item_key_of(row) in blocked else ready).append(row)
+        (waiting if line_item_key_of(row) in blocked else ready).append(row)
     return ready, waiting
 
 
