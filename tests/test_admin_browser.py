@@ -29,7 +29,7 @@ def roster(db):
     for day, (correct, total) in enumerate(scores):
         when = now - timedelta(days=12 - 2 * day)
         complete(ada, quizzes[day % 3], total=total, correct=correct, active=420 + 60 * day,
-                 started_at=when - timedelta(minutes=9), completed_at=when)
+                 started_at=when - timedelta(minutes=15), completed_at=when)
     complete(ada, story, total=5, correct=5, active=600, started_at=now - timedelta(days=1, minutes=10),
              completed_at=now - timedelta(days=1))
     for n, name in enumerate(("Grace Hopper", "Alan Turing", "Katherine Johnson")):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from timeback_progress.api.throttling import TimebackWriteThrottle
 from timeback_progress.models import (
-    Attempt, DailyProgress, Delivery, IdempotencyRecord, Result, StudentProgress,
+    Attempt, DailyProgress, Delivery, Enrollment, IdempotencyRecord, Result, StudentProgress,
 )
 from tests.plugins.factories import complete, make_activity
 
@@ -128,7 +128,7 @@ def test_record_and_backfill(api_world, client_for):
 def test_record_refuses_bad_dates(api_world, client_for, dates, field):
     w = api_world
     before = counts()
-    response = post(client_for(w.staff), url("attempt-record"), {
+    response = post(client_for(w.service), url("attempt-record"), {
         "studentSourcedId": w.ann.sourced_id, "activityId": w.quiz.activity_id,
         "totalQuestions": 4, "correctQuestions": 4, **dates,
     })
@@ -143,7 +143,7 @@ def record_item(student, activity, correct=8):
 def test_batch_records_all(api_world, client_for):
     w = api_world
     items = [record_item(w.ann, w.quiz), record_item(w.bob, w.quiz, 10), record_item(w.ann, w.quiz, 9)]
-    response = post(client_for(w.staff), url("attempt-record-batch"), {"items": items})
+    response = post(client_for(w.service), url("attempt-record-batch"), {"items": items})
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["count"] == 3
@@ -161,7 +161,7 @@ def test_batch_is_all_or_nothing(api_world, client_for, bad):
     w = api_world
     items = [record_item(w.ann, w.quiz), {**record_item(w.bob, w.quiz), **bad}]
     before = counts()
-    response = post(client_for(w.staff), url("attempt-record-batch"), {"items": items})
+    response = post(client_for(w.service), url("attempt-record-batch"), {"items": items})
     assert response.status_code == 400
     # Errors are keyed by the index of each refused item.
     errors = response.json()["items"]
@@ -172,7 +172,7 @@ def test_batch_is_all_or_nothing(api_world, client_for, bad):
 def test_batch_limits(api_world, client_for, settings):
     w = api_world
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "API_BATCH_LIMIT": 2}
-    client = client_for(w.staff)
+    client = client_for(w.service)
     assert post(client, url("attempt-record-batch"), {"items": [record_item(w.ann, w.quiz)] * 3}).status_code == 400
     assert post(client, url("attempt-record-batch"), {"items": []}).status_code == 400
     assert post(client, url("attempt-record-batch"), [record_item(w.ann, w.quiz)]).status_code == 400
@@ -204,7 +204,7 @@ def test_inactive_user_gets_nothing(api_world, client_for):
 
 @pytest.mark.parametrize("who, for_whom, expected", [
     ("ann", "ann", 201), ("ann", "bob", 404), ("teacher", "ann", 404), ("nobody", "ann", 404),
-    ("staff", "ann", 201), ("service", "bob", 201),
+    ("staff", "ann", 404), ("service", "bob", 201),  # staff status alone grants no write
 ])
 def test_write_matrix(api_world, client_for, who, for_whom, expected):
     w = api_world
@@ -407,7 +407,7 @@ def test_bad_time_is_400(api_world, client_for, body):
 
 def test_unknown_or_inactive_ids_are_404(api_world, client_for):
     w = api_world
-    client = client_for(w.staff)
+    client = client_for(w.service)
     assert post(client, url("attempt-start"), {"studentSourcedId": "ghost", "activityId": w.quiz.activity_id}).status_code == 404
     assert post(client, url("attempt-start"), {"studentSourcedId": w.ann.sourced_id, "activityId": "ghost"}).status_code == 404
     w.quiz.is_active = False
@@ -521,9 +521,33 @@ def test_malformed_key_is_400(api_world, client_for, key):
     assert Attempt.objects.count() == 0
 
 
+def test_a_student_acts_only_in_courses_they_are_enrolled_in(api_world, client_for):
+    w = api_world
+    Enrollment.objects.filter(student=w.ann, course=w.math).update(is_active=False)
+    response = start(client_for(w.ann.user), w.ann, w.quiz)
+    assert response.status_code == 403 and "not actively enrolled" in response.json()["detail"]
+    assert start(client_for(w.ann.user), w.ann, w.drawing).status_code == 201  # still enrolled in Art
+    assert start(client_for(w.service), w.ann, w.quiz).status_code == 201  # a service account may
+    assert Attempt.objects.count() == 2
+
+
+def test_recording_is_for_service_accounts_unless_allowed(api_world, client_for, settings):
+    w = api_world
+    item = record_item(w.ann, w.quiz, 10)
+    response = post(client_for(w.ann.user), url("attempt-record"), item)
+    assert response.status_code == 403 and "service accounts" in response.json()["detail"]
+    batch = post(client_for(w.ann.user), url("attempt-record-batch"), {"items": [item]})
+    assert batch.status_code == 400 and Attempt.objects.count() == 0
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "API_STUDENTS_MAY_RECORD": True}
+    assert post(client_for(w.ann.user), url("attempt-record"), item).status_code == 201
+    Enrollment.objects.filter(student=w.ann, course=w.math).update(is_active=False)
+    assert post(client_for(w.ann.user), url("attempt-record"), item).status_code == 403  # and only where enrolled
+    assert Attempt.objects.count() == 1
+
+
 def test_batch_replay(api_world, client_for):
     w = api_world
-    client = client_for(w.staff)
+    client = client_for(w.service)
     body = {"items": [record_item(w.ann, w.quiz), record_item(w.bob, w.quiz)]}
     first = post(client, url("attempt-record-batch"), body, **{"Idempotency-Key": "backfill-2024-01"})
     again = post(client, url("attempt-record-batch"), body, **{"Idempotency-Key": "backfill-2024-01"})

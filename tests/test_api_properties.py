@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from django.db import connection
 from django.urls import reverse
+from django.utils.timezone import now as dt_timezone_now
 
 from timeback_progress.models import (
     Attempt, DailyProgress, Delivery, IdempotencyRecord, Result, ResultCorrection, ScoreStatus, StudentProgress,
@@ -188,11 +189,12 @@ time_ok = st.one_of(
     st.fixed_dictionaries({"activeSeconds": seconds_ok, "inactiveSeconds": seconds_ok}),
 )
 _past = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime.now() - timedelta(days=1), timezones=st.just(timezone.utc))
-# Omitted, or completed in the past and started no later.
+# Omitted, or completed in the past and started early enough for any valid seconds (two metrics
+# of at most a day each: time never runs ahead of the wall clock since the start).
 dates_ok = st.one_of(
     st.just({}),
     _past.map(lambda done: {"completedAt": done.isoformat()}),
-    st.tuples(_past, st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=3))).map(
+    st.tuples(_past, st.timedeltas(min_value=timedelta(days=2), max_value=timedelta(days=3))).map(
         lambda pair: {"completedAt": pair[0].isoformat(), "startedAt": (pair[0] - pair[1]).isoformat()}),
 )
 
@@ -215,13 +217,15 @@ def test_time_and_complete(ann_client, action):
     from tests.plugins.factories import complete
     from timeback_progress.gradebook import attempts
 
-    open_attempt = attempts.start_attempt(w.ann, w.quiz)
-    done, others = complete(w.ann, w.drawing), attempts.start_attempt(w.bob, w.quiz)
+    # Started long enough ago for any valid report: time never runs ahead of the wall clock.
+    long_ago = dt_timezone_now() - timedelta(days=30)
+    open_attempt = attempts.start_attempt(w.ann, w.quiz, started_at=long_ago)
+    done, others = complete(w.ann, w.drawing), attempts.start_attempt(w.bob, w.quiz, started_at=long_ago)
     fields = {"activeSeconds": seconds_ok, "inactiveSeconds": seconds_ok} if action == "time" else COMPLETION
     required = () if action == "time" else QUESTIONS
     ok = time_ok if action == "time" else completion_ok
     # Each example may complete a fresh attempt: give it one to complete.
-    fresh = st.builds(lambda: attempts.start_attempt(w.ann, w.quiz).pk)
+    fresh = st.builds(lambda: attempts.start_attempt(w.ann, w.quiz, started_at=long_ago).pk)
     pks = weighted((8, fresh), (1, st.sampled_from([open_attempt.pk, done.pk, others.pk, 0, 2**63, 2**70])), (1, st.integers(min_value=0)))
 
     @PROPERTY
@@ -233,8 +237,9 @@ def test_time_and_complete(ann_client, action):
     assert_success_paths_reached(action)
 
 
-def test_record(ann_client):
-    w, client = ann_client
+def test_record(api_world, client_for):
+    w = api_world
+    client = client_for(w.service)  # recording is a service account's
     past = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc))
     fields = {**ids(w), **COMPLETION, "startedAt": past.map(datetime.isoformat), "completedAt": past.map(datetime.isoformat)}
 
@@ -251,7 +256,7 @@ def test_record(ann_client):
 
 def test_record_batch(api_world, client_for):
     w = api_world
-    client = client_for(w.staff)
+    client = client_for(w.service)
     fields = {**ids(w), **COMPLETION}
     good_item = merged(valid(own_ids(w, [w.ann, w.bob]), IDS), completion_ok)
     item = good_item | valid(fields, IDS + QUESTIONS) | near_valid(fields, IDS + QUESTIONS)

@@ -43,7 +43,7 @@ def showcase(users):
             when = now - dt.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))
             correct = sum(rng.random() < skill for _ in range(10))
             complete(student, rng.choice(activities), total=10, correct=correct, active=rng.randint(120, 900),
-                     inactive=rng.randint(0, 120), started_at=when, completed_at=when)
+                     inactive=rng.randint(0, 120), completed_at=when)
     for _ in range(3):  # Knuth is stuck: three failures in a row, today
         complete(students["Knuth"], activities[2], total=10, correct=4, active=200)
     return {**users, "students": students}

@@ -175,7 +175,7 @@ def test_daily_rows_follow_the_local_day(student, activity, settings):
 
     settings.TIME_ZONE = "America/New_York"
     late_evening = datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 03:30 UTC next day
-    complete(student, activity, started_at=late_evening, completed_at=late_evening)
+    complete(student, activity, completed_at=late_evening)  # started 5 minutes before
     fast = list(DailyProgress.objects.values_list("day", "xp"))
     progress.rebuild(student.pk, activity.pk, activity.course_id, using="default")
     assert fast == list(DailyProgress.objects.values_list("day", "xp")) == [(late_evening.date(), Decimal("10.00"))]

@@ -70,7 +70,7 @@ def test_time_waits_for_a_full_window_then_completion_sends_the_rest(student, ac
 
 
 def test_never_more_than_recorded_at_any_point(student, activity, window):
-    attempt = attempts.start_attempt(student, activity)
+    attempt = attempts.start_attempt(student, activity, started_at=timezone.now() - timedelta(hours=1))
     recorded = [0, 0]
     for active, inactive in [(7, 0), (30, 3), (0, 40), (59, 0), (1, 0), (120, 0), (3, 2)]:
         attempts.add_time(attempt, active_seconds=active, inactive_seconds=inactive)
@@ -182,7 +182,7 @@ def test_recalculation_sends_the_difference_too(student, activity):
 
 
 def test_a_backlog_over_the_per_event_cap_takes_several_windows(student, activity, window):
-    attempt = attempts.start_attempt(student, activity)
+    attempt = attempts.start_attempt(student, activity, started_at=timezone.now() - timedelta(days=3))
     attempts.add_time(attempt, active_seconds=30, inactive_seconds=20)
     attempts.add_time(attempt, active_seconds=86_400)
     attempts.complete_attempt(attempt, total_questions=1, correct_questions=1, inactive_seconds=86_400)

@@ -30,6 +30,7 @@ import re
 import sys
 import uuid
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -157,6 +158,13 @@ def _complete(student, activity, total, correct, *, active=300, inactive=30):
     )
 
 
+def _earlier():
+    """A start long enough ago for the time a scenario reports (time never runs ahead of the wall clock)."""
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(days=3)
+
+
 def _corrector():
     return get_user_model().objects.create_user("corrector")
 
@@ -204,7 +212,7 @@ def build_reattempts(settings):
     for correct in (10, 9, 10, 10):  # attempts 1..4: 1.25x, 0.5x, 0.25x, 0
         numbers.append(_complete(student, activity, 10, correct).number)
     # Attempt 5 reported time before it completed (a window), then more with the completion.
-    attempt = attempts.start_attempt(student, activity)
+    attempt = attempts.start_attempt(student, activity, started_at=_earlier())
     attempts.add_time(attempt, active_seconds=45, inactive_seconds=15)
     attempts.complete_attempt(attempt, total_questions=10, correct_questions=8, active_seconds=30)
     numbers.append(attempt.number)
@@ -235,7 +243,7 @@ def build_abandoned(settings):
     activity = make_activity(course, expected_xp=Decimal(10))
     student = make_student()
     _time_window(settings, 30)
-    abandoned = attempts.start_attempt(student, activity)
+    abandoned = attempts.start_attempt(student, activity, started_at=_earlier())
     attempts.add_time(abandoned, active_seconds=40, inactive_seconds=5)
     run = _complete(student, activity, 10, 10)
     run.refresh_from_db()
@@ -259,7 +267,7 @@ def _time_window(settings, seconds=60):
 def build_unfinished(settings):
     """Time reported for an attempt never completed: TimeSpentEvents as windows fill."""
     _time_window(settings)
-    attempt = attempts.start_attempt(make_student(), make_activity(make_course(subject="Writing")))
+    attempt = attempts.start_attempt(make_student(), make_activity(make_course(subject="Writing")), started_at=_earlier())
     attempts.add_time(attempt, active_seconds=45, inactive_seconds=15)
     attempts.add_time(attempt, active_seconds=60)
     attempts.add_time(attempt, active_seconds=10)  # may wait for its window
@@ -277,10 +285,10 @@ def build_time_at_cap(settings):
     _time_window(settings)
     cap = attempts.MAX_SECONDS_PER_CALL
     student, activity = make_student(), make_activity(make_course(subject="Vocabulary"))
-    open_attempt = attempts.start_attempt(student, activity)
+    open_attempt = attempts.start_attempt(student, activity, started_at=_earlier())
     attempts.add_time(open_attempt, active_seconds=30)
     attempts.add_time(open_attempt, active_seconds=cap)
-    completed = attempts.start_attempt(student, activity)
+    completed = attempts.start_attempt(student, activity, started_at=_earlier())
     attempts.add_time(completed, inactive_seconds=20)
     attempts.complete_attempt(completed, total_questions=10, correct_questions=9, inactive_seconds=cap)
 

@@ -105,6 +105,9 @@ DEFAULTS = {
     # (the sweeper, for attempts never completed); completion sends the rest.
     # 0 sends every report at once.
     "TIME_FLUSH_SECONDS": 60,
+    # Reported time may run ahead of the wall clock since the attempt started by
+    # this many seconds (client clocks, request latency); beyond it, a report is refused.
+    "TIME_TOLERANCE_SECONDS": 120,
     # Outbox delivery.
     "BATCH_SIZE": 100,
     "CLAIM_SIZE": 500,
@@ -138,6 +141,9 @@ DEFAULTS = {
     "API_BATCH_LIMIT": 100,
     "API_MAX_QUESTIONS": 10_000,
     "API_THROTTLE_CACHE": "default",
+    # Students may record completed attempts themselves (record, record/batch);
+    # by default only users holding timeback_progress.add_attempt may.
+    "API_STUDENTS_MAY_RECORD": False,
     # Roster import: teacher emails to host usernames when emails do not match.
     "ROSTER_USER_MAP": {},
     "ROSTER_PAGE_SIZE": 1000,

@@ -138,11 +138,12 @@ def _attempts(roster, activities, days, rng):
                 share = min(1.0, max(0.0, rng.gauss(skill, 0.12)))
                 correct = Decimal(round(total * share * 2) / 2)  # half points happen
                 active = int(float(activity.expected_xp) * 60 * rng.uniform(0.6, 1.6))
+                inactive = int(active * rng.uniform(0, 0.3))
                 attempts.record_attempt(
                     student, activity, started_at=started,
                     total_questions=total, correct_questions=min(correct, total),
-                    active_seconds=active, inactive_seconds=int(active * rng.uniform(0, 0.3)),
-                    completed_at=started + timedelta(seconds=active),
+                    active_seconds=active, inactive_seconds=inactive,
+                    completed_at=started + timedelta(seconds=active + inactive),  # the time fits the attempt
                 )
                 made += 1
     return made

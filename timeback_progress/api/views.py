@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..gradebook import attempts
-from ..gradebook.locking import db_for_write, lock_attempt
+from ..gradebook.locking import db_for_write, lock_attempt, lock_students
 from .. import xp as xp_rules
 from ..conf import app_settings
 from ..dashboards.queries import class_rows, filter_rows, sort_rows
@@ -95,11 +95,23 @@ class ReadView(BaseView):
     throttle_classes = [TimebackReadThrottle]
 
 
-def writable_student(user, sourced_id):
+def writable_student(user, sourced_id, *, record=False):
     student = Student.objects.filter(sourced_id=sourced_id, is_active=True).first()
-    if student is None or not permissions.may_write_for(user, student):
+    allowed = permissions.may_record_for if record else permissions.may_write_for
+    if student is None or not allowed(user, student):
+        if student is not None and record and permissions.may_write_for(user, student):
+            raise exceptions.PermissionDenied(gettext(
+                "Recording completed attempts is for service accounts (the timeback_progress.add_attempt "
+                "permission); start and complete the attempt instead."
+            ))
         raise exceptions.NotFound(f"No active student {sourced_id!r} you may act for.")
     return student
+
+
+def check_enrolled(user, student, activity):
+    if not permissions.may_act_in(user, student, activity.course_id):
+        raise exceptions.PermissionDenied(gettext("%(student)s is not actively enrolled in %(course)s.") % {
+            "student": student.sourced_id, "course": activity.course.sourced_id})
 
 
 def refuse_without_email(student):
@@ -147,6 +159,7 @@ class StartAttemptView(WriteView):
         def perform():
             student = writable_student(request.user, data["studentSourcedId"])
             activity = active_activity(data["activityId"])
+            check_enrolled(request.user, student, activity)
             refuse_without_email(student)
             attempt = call_service(attempts.start_attempt, student, activity)
             return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
@@ -199,8 +212,9 @@ class RecordAttemptView(WriteView):
         data = self.validated(serializers.RecordSerializer).validated_data
 
         def perform():
-            student = writable_student(request.user, data["studentSourcedId"])
+            student = writable_student(request.user, data["studentSourcedId"], record=True)
             activity = active_activity(data["activityId"])
+            check_enrolled(request.user, student, activity)
             attempt = call_service(attempts.record_attempt, student, activity, **serializers.record_kwargs(data))
             return status.HTTP_201_CREATED, serializers.AttemptSerializer(attempt).data
 
@@ -223,6 +237,9 @@ class RecordBatchView(WriteView):
 
         def perform():
             pairs = self.resolve(items)
+            # Every student's lock up front, in one fixed order: two batches naming the
+            # same students in opposite orders queue instead of deadlocking.
+            lock_students([student.pk for _, student, _ in pairs], using=db_for_write())
             results = []
             for index, (item, student, activity) in enumerate(pairs):
                 try:
@@ -247,13 +264,18 @@ class RecordBatchView(WriteView):
             is_active=True, activity_id__in={i["activityId"] for i in items}
         )
         activities = {a.activity_id: a for a in activities}
+        enrolled = set() if permissions.is_service(user) else permissions.enrolled_pairs(
+            (s.pk, a.course_id) for s in students.values() for a in activities.values()
+        )
         errors, pairs = {}, []
         for index, item in enumerate(items):
             student = students.get(item["studentSourcedId"])
             activity = activities.get(item["activityId"])
             error = {}
-            if student is None or not permissions.may_write_for(user, student):
-                error["studentSourcedId"] = ["No active student you may act for."]
+            if student is None or not permissions.may_record_for(user, student):
+                error["studentSourcedId"] = ["No active student you may record for."]
+            elif activity is not None and not permissions.is_service(user) and (student.pk, activity.course_id) not in enrolled:
+                error["activityId"] = ["The student is not actively enrolled in this activity's course."]
             if activity is None:
                 error["activityId"] = ["No active activity."]
             if error:

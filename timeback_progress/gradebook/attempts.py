@@ -8,8 +8,12 @@ follows (``derivation``), adds its figures to the progress rows
 router's write database. A refusal raises ``AttemptError`` and writes nothing.
 """
 
+from datetime import UTC, datetime, timedelta
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from ..conf import app_settings
 
 from ..outbox import writing
 from .. import xp as xp_rules
@@ -20,6 +24,10 @@ from .locking import db_for_write, lock_attempt, lock_student
 
 TIME_REPORT_FIELDS = Attempt.TIME_REPORT_FIELDS
 MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
+# An attempt's seconds, per kind, never exceed a week: far below the columns' range (2**31 - 1).
+MAX_SECONDS_PER_ATTEMPT = 7 * 86_400
+# No attempt starts or ends before this (a back-dated year 1 breaks date arithmetic elsewhere).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class AttemptError(Exception):
@@ -34,6 +42,7 @@ def start_attempt(student, activity, *, started_at=None):
     """Create the next attempt of ``student`` at ``activity`` (numbers never collide)."""
     if not student.is_active or not activity.is_active:
         raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+    _check_moments(started_at)
     using = db_for_write()
     with transaction.atomic(using=using, savepoint=False):
         lock_student(student.pk, using=using)  # serialises this student's numbers and figures
@@ -64,19 +73,23 @@ def _on_open_attempt(attempt, locked, work, refusal):
 
     ``locked=True``: the caller loaded ``attempt`` with ``locking.lock_attempt``
     in its open transaction (the API does, to check permissions in the same
-    query). A completed attempt is refused with ``refusal``: the block is left
-    normally, having written nothing, and the error is raised outside it.
-    Returns the locked instance.
+    query). A completed attempt is refused with ``refusal``, and ``work`` may
+    refuse by returning an ``AttemptError`` before it writes: either way the
+    block is left normally, having written nothing, and the error is raised
+    outside it (a caller's own transaction stays usable). Returns the locked instance.
     """
     using = db_for_write(attempt)
     with transaction.atomic(using=using, savepoint=False):
         current = attempt if locked else lock_attempt(attempt.pk, using=using)
         if current is None:
             raise Attempt.DoesNotExist("Attempt matching query does not exist.")
-        if not current.is_completed:
-            work(current, using)
-            return current
-    raise AttemptError(refusal, "completed")
+        if current.is_completed:
+            error = AttemptError(refusal, "completed")
+        else:
+            error = work(current, using)
+            if error is None:
+                return current
+    raise error
 
 
 def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
@@ -85,9 +98,14 @@ def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
 
     def work(current, using):
         # Under the row lock ``current`` holds the stored seconds: add in Python, write once.
+        now = timezone.now()
+        error = _elapsed_error(current.active_seconds + active_seconds, current.inactive_seconds + inactive_seconds,
+                               current.started_at, now)
+        if error:
+            return error
         current.active_seconds += active_seconds
         current.inactive_seconds += inactive_seconds
-        current.updated_at = timezone.now()
+        current.updated_at = now
         Attempt.objects.using(using).filter(pk=current.pk).update(
             active_seconds=current.active_seconds, inactive_seconds=current.inactive_seconds,
             updated_at=current.updated_at,
@@ -111,7 +129,7 @@ def complete_attempt(
 
     def work(current, using):
         change = progress.Change(active_seconds=active_seconds, inactive_seconds=inactive_seconds)
-        _complete(current, change, total_questions, correct_questions, completed_at, using)
+        return _complete(current, change, total_questions, correct_questions, completed_at, using)
 
     return _on_open_attempt(
         attempt, locked, work, "This attempt is already completed; start a new attempt instead."
@@ -119,11 +137,19 @@ def complete_attempt(
 
 
 def _complete(attempt, change, total_questions, correct_questions, completed_at, using):
+    """Complete ``attempt`` (locked); returns an ``AttemptError``, having written nothing, if its time does not fit."""
+    completed_at = completed_at or timezone.now()
+    error = _moments_error(attempt.started_at, completed_at) or _elapsed_error(
+        attempt.active_seconds + change.active_seconds, attempt.inactive_seconds + change.inactive_seconds,
+        attempt.started_at, completed_at,
+    )
+    if error:
+        return error
     attempt.total_questions = total_questions
     attempt.correct_questions = xp_rules.quantize(correct_questions)  # as stored: XP is computed on it
     attempt.active_seconds += change.active_seconds
     attempt.inactive_seconds += change.inactive_seconds
-    attempt.completed_at = completed_at or timezone.now()
+    attempt.completed_at = completed_at
     if hasattr(attempt, "activity_row"):  # loaded with the lock (locking.lock_attempt)
         summary, course_row = attempt.activity_row, attempt.course_row
     else:  # just created by record_attempt
@@ -146,6 +172,12 @@ def record_attempt(student, activity, *, started_at=None, **completion):
     _check_seconds(active, inactive)
     if not student.is_active or not activity.is_active:
         raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+    completed_at = completion.get("completed_at") or timezone.now()
+    if started_at is None:  # as long before the completion as the time it reports
+        started_at = completed_at - timedelta(seconds=active + inactive)
+    error = _moments_error(started_at, completed_at) or _elapsed_error(active, inactive, started_at, completed_at)
+    if error:
+        raise error
     using = db_for_write()
     with transaction.atomic(using=using, savepoint=False):
         lock_student(student.pk, using=using)
@@ -155,8 +187,7 @@ def record_attempt(student, activity, *, started_at=None, **completion):
         change = progress.Change(
             attempts_count=1, started_at=attempt.started_at, active_seconds=active, inactive_seconds=inactive
         )
-        _complete(attempt, change, completion["total_questions"], completion["correct_questions"],
-                  completion.get("completed_at"), using)
+        _complete(attempt, change, completion["total_questions"], completion["correct_questions"], completed_at, using)
     return attempt
 
 
@@ -168,6 +199,45 @@ def _check_questions(total, correct):
         raise AttemptError("Question counts must be finite and not negative.", "invalid")
     if correct > total:
         raise AttemptError("correctQuestions cannot exceed totalQuestions.", "invalid")
+
+
+def _moments_error(started_at=None, completed_at=None):
+    """Times before ``EARLIEST``, in the future (beyond the tolerance), or a completion before the start."""
+    now = timezone.now()
+    ahead = timedelta(seconds=app_settings.TIME_TOLERANCE_SECONDS)
+    for name, moment in (("startedAt", started_at), ("completedAt", completed_at)):
+        if moment is None:
+            continue
+        if moment < EARLIEST:
+            return AttemptError(f"{name} is before {EARLIEST:%Y-%m-%d}.", "invalid")
+        if moment > now + ahead:
+            return AttemptError(f"{name} is in the future.", "invalid")
+    if started_at is not None and completed_at is not None and completed_at < started_at:
+        return AttemptError("completedAt is before startedAt.", "invalid")
+    return None
+
+
+def _check_moments(started_at=None, completed_at=None):
+    error = _moments_error(started_at, completed_at)
+    if error:
+        raise error
+
+
+def _elapsed_error(active, inactive, started_at, until):
+    """Reported time never runs ahead of the wall clock since the attempt started (beyond the tolerance).
+
+    A student cannot report a year of work on one attempt, and an attempt's
+    totals stay far below their columns' range (``MAX_SECONDS_PER_ATTEMPT``).
+    """
+    if max(active, inactive) > MAX_SECONDS_PER_ATTEMPT:
+        return AttemptError(f"An attempt holds at most {MAX_SECONDS_PER_ATTEMPT} seconds of each kind.", "invalid")
+    elapsed = max(0, int((until - started_at).total_seconds()))
+    if active + inactive > elapsed + app_settings.TIME_TOLERANCE_SECONDS:
+        return AttemptError(
+            f"{active + inactive} seconds reported, but only {elapsed} seconds passed since the attempt started.",
+            "invalid",
+        )
+    return None
 
 
 def _check_seconds(*values):

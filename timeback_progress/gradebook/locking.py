@@ -60,3 +60,9 @@ def lock_attempt(pk, *, using):
 def lock_student(student_id, *, using):
     """Lock one student's row: serialises the writers of that student's figures."""
     list(Student.objects.using(using).select_for_update().filter(pk=student_id).values_list("pk", flat=True))
+
+
+def lock_students(student_ids, *, using):
+    """Lock several students, one by one in ascending pk order (the order every batch takes)."""
+    for student_id in sorted(set(student_ids)):
+        lock_student(student_id, using=using)
