@@ -285,6 +285,9 @@ def test_correction_needs_its_own_permission(client, make_staff, graded):
     assert page.status_code == 200 and correct_url(result) not in page.content.decode()
     assert client.get(correct_url(result)).status_code == 403
     assert client.post(correct_url(result), correction_data(result, score="99")).status_code == 403
+    # Whether a result exists is not disclosed: a missing one is a 403 too, not a 404.
+    missing = reverse("admin:timeback_progress_result_correct", args=[result.pk + 10_000])
+    assert client.get(missing).status_code == 403
     assert ResultCorrection.objects.count() == 0
 
     corrector = make_staff("view_result", "correct_result")

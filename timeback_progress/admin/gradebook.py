@@ -125,7 +125,13 @@ class ResultAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
     def correct_view(self, request, object_id):
-        """Correct a result with a reason (``gradebook.corrections.correct_result``); 403 without the permission."""
+        """Correct a result with a reason (``gradebook.corrections.correct_result``); 403 without the permission.
+
+        The permission is checked before the lookup: whether a result exists is
+        not disclosed to someone who may not correct one (403 either way).
+        """
+        if not self.has_correct_permission(request):
+            raise PermissionDenied
         result = get_object_or_404(self.get_queryset(request).select_related("attempt__student"), pk=object_id)
         if not self.has_correct_permission(request, result):
             raise PermissionDenied
