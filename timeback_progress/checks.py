@@ -74,6 +74,12 @@ def check_settings(app_configs=None, **kwargs):
         errors.append(
             Error(f"{SETTINGS_NAME}['TIME_FLUSH_SECONDS'] must be a number of seconds >= 0, not {flush!r}.", id="timeback_progress.E006")
         )
+    window = cfg["TIME_WINDOW_SECONDS"]
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 86_400:
+        errors.append(Error(
+            f"{SETTINGS_NAME}['TIME_WINDOW_SECONDS'] must be a whole number of seconds from 1 to 86400, not {window!r}.",
+            id="timeback_progress.E006",
+        ))
     if cfg["CALIPER_PROCESS"]:
         errors.append(
             Warning(

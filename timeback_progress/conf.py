@@ -100,6 +100,9 @@ DEFAULTS = {
     # (the sweeper, for attempts never completed); completion sends the rest.
     # 0 sends every report at once.
     "TIME_FLUSH_SECONDS": 60,
+    # A TimeSpentEvent covers at most this many seconds of wall-clock time (the
+    # vendor's browser heartbeat: one event per 15 s), so time lands on its day.
+    "TIME_WINDOW_SECONDS": 15,
     # Outbox delivery.
     "BATCH_SIZE": 100,
     "CLAIM_SIZE": 500,

@@ -9,6 +9,7 @@ sourcedId. Every write asks a worker to deliver once the transaction commits.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..models import Attempt, Delivery
 from ..timeback import caliper
-from . import kick
+from . import kick, windows
 from .keys import line_item_key, result_key
 
 
@@ -46,29 +47,39 @@ UNSENT_TIME = Q(completed_at__isnull=True) & (
 
 
 def time_rows(attempt, *, at=None, threshold=0):
-    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any.
+    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any, one per time window.
 
     Nothing while fewer than ``threshold`` seconds (active + inactive) are
-    unsent. Marks them reported on the instance; the caller saves the
-    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
-    is announced once, in a window whose id is fixed by the attempt and the
-    window's number. A window carries at most ``caliper.MAX_SECONDS_PER_METRIC`` per
-    metric (Timeback's cap), so a larger backlog takes several.
+    unsent. The seconds were spent between the end of the last window sent
+    (``time_reported_until``; the start of the attempt before the first) and
+    the flush: ``at``, else the completion, else now. ``windows.split_seconds``
+    cuts that span into windows of at most ``TIME_WINDOW_SECONDS``, none across
+    a midnight of the project's TIME_ZONE (the days of the progress charts),
+    and places the seconds in them, so time lands on the day it was spent. Marks the
+    seconds reported on the instance; the caller saves the
+    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each
+    second is announced once, in a window whose id is fixed by the attempt and
+    the window's number.
     """
     delta_active = max(0, attempt.active_seconds - attempt.reported_active_seconds)
     delta_inactive = max(0, attempt.inactive_seconds - attempt.reported_inactive_seconds)
     if delta_active + delta_inactive <= 0 or delta_active + delta_inactive < threshold:
         return []
+    flushed_at = at or attempt.completed_at or timezone.now()
+    cut = windows.split_seconds(
+        attempt.time_reported_until or attempt.started_at, flushed_at, delta_active, delta_inactive,
+        length=app_settings.TIME_WINDOW_SECONDS, cap=caliper.MAX_SECONDS_PER_METRIC,
+        day_zone=timezone.get_default_timezone() if settings.USE_TZ else None,
+    )
     rows = []
-    event_time = at or attempt.completed_at or timezone.now()
-    while delta_active > 0 or delta_inactive > 0:
-        active, inactive = min(delta_active, caliper.MAX_SECONDS_PER_METRIC), min(delta_inactive, caliper.MAX_SECONDS_PER_METRIC)
+    for window in cut:
         event = caliper.time_spent_event(
-            attempt, active_seconds=active, inactive_seconds=inactive, window=attempt.time_events_sent, event_time=event_time
+            attempt, active_seconds=window.active, inactive_seconds=window.inactive, window=attempt.time_events_sent,
+            start=window.start, end=window.end,
         )
         rows.append(_event_row(event, attempt))
         attempt.time_events_sent += 1
-        delta_active, delta_inactive = delta_active - active, delta_inactive - inactive
+    attempt.time_reported_until = cut[-1].end
     attempt.reported_active_seconds = attempt.active_seconds
     attempt.reported_inactive_seconds = attempt.inactive_seconds
     return rows
