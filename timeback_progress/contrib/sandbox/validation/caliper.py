@@ -28,6 +28,10 @@ EVENT_FIELDS = frozenset((
 ))
 ENTITY_EXTRAS = ("description", "dateCreated", "dateModified", "extensions")
 MAX_SECONDS_PER_METRIC = 86_400
+# The window a time metric covers: the vendor's ``TimeSpentMetric`` reads these
+# snake_case names only (no camelCase aliases), so ``startDate`` would be dropped.
+WINDOW_FIELDS = ("start_date", "end_date")
+MISSPELT_WINDOW_FIELDS = {"startDate": "start_date", "endDate": "end_date"}
 MAX_EVENTS_PER_ENVELOPE = 1000
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -171,12 +175,6 @@ def _check_generated(generated, kind, problems):
         else:
             _check_items(items, item_types, activity, problems)
     check_types(generated, "generated", problems, extensions="dict")
-
-
-# The window a time metric covers: the vendor's ``TimeSpentMetric`` reads these
-# snake_case names only (no camelCase aliases), so ``startDate`` would be dropped.
-WINDOW_FIELDS = ("start_date", "end_date")
-MISSPELT_WINDOW_FIELDS = {"startDate": "start_date", "endDate": "end_date"}
 
 
 def _check_items(items, item_types, activity, problems):
