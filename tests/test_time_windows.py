@@ -309,16 +309,17 @@ def test_a_flush_is_cut_into_dated_windows(student, activity, window):
     assert [e["id"] for e in events] == [f"urn:uuid:{attempt.derived_uuid(f'time-spent/{n}')}" for n in range(5)]
     attempt.refresh_from_db()
     assert (attempt.time_events_sent, attempt.time_reported_until) == (5, started + timedelta(seconds=70))
-    # The next flush starts where this one ended and numbers its windows on.
-    Attempt.objects.filter(pk=attempt.pk).update(active_seconds=95, updated_at=started + timedelta(seconds=115))
+    # The next flush starts where this one ended (60 s in 45 s of wall-clock time: spread over those
+    # 45 s, never over the windows already sent) and numbers its windows on.
+    Attempt.objects.filter(pk=attempt.pk).update(active_seconds=110, updated_at=started + timedelta(seconds=115))
     assert writing.flush_idle_time() == 3
     later = time_events(attempt)[5:]
     assert [window_of(e)[0] for e in later] == [caliper.isoformat(started + timedelta(seconds=s)) for s in (70, 85, 100)]
-    assert [seconds([e]) for e in later] == [(15, 0)] * 3
+    assert [seconds([e]) for e in later] == [(20, 0)] * 3
     assert [e["id"] for e in later] == [f"urn:uuid:{attempt.derived_uuid(f'time-spent/{n}')}" for n in (5, 6, 7)]
     # Built again (a resend), a window has the same id: Timeback counts it once.
     attempt.refresh_from_db()
-    again = caliper.time_spent_event(attempt, active_seconds=15, inactive_seconds=0, window=5,
+    again = caliper.time_spent_event(attempt, active_seconds=20, inactive_seconds=0, window=5,
                                      start=started + timedelta(seconds=70), end=started + timedelta(seconds=85))
     assert again == later[0]
 
