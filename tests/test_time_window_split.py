@@ -94,6 +94,20 @@ def test_windows_stop_at_midnight_in_the_zone_given():
     local = [(w.start.astimezone(zone).time().isoformat(), w.end.astimezone(zone).time().isoformat(), w.active)
              for w in windows]
     # The window before midnight ends a millisecond short of it: its eventTime is on the 10th.
+    # So does a flush that comes exactly at midnight.
+    at_midnight = split_seconds(start, start + timedelta(seconds=30), 30, 0, length=15, cap=CAP, day_zone=zone)
+    assert [w.end.astimezone(zone).time().isoformat() for w in at_midnight] == ["23:59:44.999000", "23:59:59.999000"]
+    # Where DST skips midnight (Santiago, 2026-09-06: 23:59:59 is followed by 01:00), the day starts at 01:00.
+    santiago = ZoneInfo("America/Santiago")
+    skip = datetime(2026, 9, 6, 4, tzinfo=UTC)  # 01:00 local, the first instant of the 6th
+    windows = split_seconds(skip - timedelta(seconds=20), skip + timedelta(seconds=20), 40, 0, length=15, cap=CAP,
+                            day_zone=santiago)
+    assert [(w.start.astimezone(santiago).isoformat(), w.end.astimezone(santiago).isoformat()) for w in windows] == [
+        ("2026-09-05T23:59:40-04:00", "2026-09-05T23:59:44.999000-04:00"),
+        ("2026-09-05T23:59:44.999000-04:00", "2026-09-05T23:59:59.999000-04:00"),
+        ("2026-09-06T01:00:00-03:00", "2026-09-06T01:00:05-03:00"),
+        ("2026-09-06T01:00:05-03:00", "2026-09-06T01:00:20-03:00"),
+    ]
     assert local == [
         ("23:59:30", "23:59:44.999000", 15), ("23:59:44.999000", "23:59:59.999000", 15),
         ("00:00:00", "00:00:15", 15), ("00:00:15", "00:00:30", 15),
@@ -107,10 +121,12 @@ def test_windows_stop_at_midnight_in_the_zone_given():
     inactive=st.one_of(st.integers(0, 200), st.integers(0, 3 * CAP)),
     length=st.integers(1, 120),
     offset=st.integers(0, 86_399),
-    zone=st.sampled_from([None, UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")]),
+    # Santiago: DST begins at midnight on 2026-09-06 (there is no 00:00) and ends at midnight on 2026-04-05.
+    base=st.sampled_from([T0, datetime(2026, 9, 5, 12, tzinfo=UTC), datetime(2026, 4, 4, 12, tzinfo=UTC)]),
+    zone=st.sampled_from([None, UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata"), ZoneInfo("America/Santiago")]),
 )
-def test_windows_always_carry_exactly_the_seconds(span, active, inactive, length, offset, zone):
-    start = T0 + timedelta(seconds=offset)
+def test_windows_always_carry_exactly_the_seconds(span, active, inactive, length, offset, base, zone):
+    start = base + timedelta(seconds=offset)
     end = start + timedelta(seconds=span)
     windows = split_seconds(start, end, active, inactive, length=length, cap=CAP, day_zone=zone)
     assert sum(w.active for w in windows) == active
@@ -118,7 +134,8 @@ def test_windows_always_carry_exactly_the_seconds(span, active, inactive, length
     if not active + inactive:
         assert windows == []
         return
-    assert windows[-1].end == end  # the next window starts where this flush ends
+    # The next window starts where this flush ends (a millisecond short of it, if it ends on a midnight).
+    assert windows[-1].end == end or (zone is not None and windows[-1].end == end - MILLISECOND)
     for window, following in zip(windows, windows[1:]):
         assert window.end <= following.start  # consecutive, oldest first, never overlapping
     for w in windows:

@@ -21,8 +21,9 @@ def split_seconds(start, end, active, inactive, *, length, cap, day_zone=None):
 
     The span is cut into consecutive windows of at most ``length`` seconds,
     counted back from ``end``; with ``day_zone`` (a tzinfo) windows are also
-    cut at each local midnight, so none spans two days (the one before
-    midnight ends a millisecond short of it, so that its end is on its day).
+    cut at each local midnight, so none spans two days (a window ends a
+    millisecond short of a midnight, so that its end is on its day, even
+    when the flush itself comes at midnight).
     Seconds fill the windows from the latest backwards, each window taking at
     most its own length (active first, then inactive): a report is about the
     time just before it. Windows that get nothing are left out, so a long gap costs no
@@ -42,6 +43,10 @@ def split_seconds(start, end, active, inactive, *, length, cap, day_zone=None):
     rest_active, rest_inactive = active, inactive
     w_end = end
     while rest_active or rest_inactive:
+        if day_zone is not None and w_end > start and is_day_start(w_end, day_zone):
+            # A window never ends on a midnight but a millisecond (the wire's precision) short of
+            # it: its end, and so its eventTime, falls on the day it covers.
+            w_end = max(start, w_end - MILLISECOND)
         w_start = max(start, w_end - timedelta(seconds=length))
         midnight = midnight_before(w_end, day_zone) if day_zone is not None else None
         if midnight is not None and midnight >= w_start:
@@ -53,11 +58,9 @@ def split_seconds(start, end, active, inactive, *, length, cap, day_zone=None):
         rest_active, rest_inactive = rest_active - took_active, rest_inactive - took_inactive
         bounds.append((w_start, w_end))
         filled.append([took_active, took_inactive])
-        # The window before a midnight ends a millisecond (the wire's precision) short of it:
-        # its end, and so its eventTime, falls on the day it covers.
-        w_end = w_start - MILLISECOND if w_start == midnight else w_start
-        if w_end <= start:
+        if w_start <= start:
             break
+        w_end = w_start
     if rest_active or rest_inactive:  # every window of the span is full (all were visited)
         count = len(bounds)
         for metric, rest in ((0, rest_active), (1, rest_inactive)):
@@ -76,8 +79,16 @@ def split_seconds(start, end, active, inactive, *, length, cap, day_zone=None):
     ]
 
 
+def is_day_start(moment, zone):
+    """Whether ``moment`` is the first instant of a day in ``zone`` (its midnight, or 01:00 where DST skips it)."""
+    return midnight_before(moment + timedelta(microseconds=1), zone) == moment
+
+
 def midnight_before(moment, zone):
-    """The latest midnight of ``zone`` strictly before ``moment`` (an aware datetime), in UTC."""
+    """The latest start of a day in ``zone`` strictly before ``moment`` (an aware datetime), in UTC.
+
+    Where a DST change skips midnight, the day starts at the first instant it has.
+    """
     day = moment.astimezone(zone).date()
     midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     if midnight >= moment:
