@@ -357,16 +357,20 @@ def test_windows_put_time_on_the_day_it_was_spent(student, activity, window, set
     zone = ZoneInfo("America/New_York")
     before_midnight = datetime(2026, 3, 10, 23, 59, tzinfo=zone)
     attempt = attempts.start_attempt(student, activity, started_at=before_midnight)
-    # The last report came at 00:01 with 2 minutes of time; the sweeper flushes it.
-    reported = before_midnight + timedelta(minutes=2)
+    # The last report came at 00:01:05 with 2 minutes of time; the sweeper flushes it.
+    reported = before_midnight + timedelta(minutes=2, seconds=5)
     Attempt.objects.filter(pk=attempt.pk).update(active_seconds=100, inactive_seconds=20, updated_at=reported)
     assert writing.flush_idle_time(now=reported + timedelta(seconds=window + 1)) == 8
-    by_day = {}
-    for event in time_events(attempt):
-        day = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")).astimezone(zone).date()
+    by_day, events = {}, time_events(attempt)
+    for event in events:
+        day = timezone.localdate(datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")))
         by_day[day] = tuple(map(sum, zip(by_day.get(day, (0, 0)), seconds([event]))))
-    # Before windows: one event of 120 s dated 00:01, all of it on the 11th.
-    assert by_day == {before_midnight.date(): (40, 20), reported.date(): (60, 0)}
+    # Each window counts on the day it ends (its eventTime). Before windows: one event of 120 s dated
+    # 00:01:05, all of it on the 11th. Now only the window 23:59:50-00:00:05 puts 10 s of the 10th on the 11th.
+    assert by_day == {before_midnight.date(): (25, 20), reported.date(): (75, 0)}
+    midnight = caliper.isoformat(datetime(2026, 3, 11, tzinfo=zone))  # 04:00Z (EDT)
+    straddling = [window_of(e) for e in events if window_of(e)[0] < midnight < window_of(e)[1]]
+    assert straddling == [("2026-03-11T03:59:50.000Z", "2026-03-11T04:00:05.000Z")]
 
 
 def test_window_length_is_a_setting(student, activity, settings):

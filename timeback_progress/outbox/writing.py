@@ -9,7 +9,6 @@ sourcedId. Every write asks a worker to deliver once the transaction commits.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -53,9 +52,8 @@ def time_rows(attempt, *, at=None, threshold=0):
     unsent. The seconds were spent between the end of the last window sent
     (``time_reported_until``; the start of the attempt before the first) and
     the flush: ``at``, else the completion, else now. ``windows.split_seconds``
-    cuts that span into windows of at most ``TIME_WINDOW_SECONDS``, none across
-    a midnight of the project's TIME_ZONE (the days of the progress charts),
-    and places the seconds in them, so time lands on the day it was spent. Marks the
+    cuts that span into windows of at most ``TIME_WINDOW_SECONDS`` and places
+    the seconds in them, so time lands on the day it was spent. Marks the
     seconds reported on the instance; the caller saves the
     ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each
     second is announced once, in a window whose id is fixed by the attempt and
@@ -69,7 +67,6 @@ def time_rows(attempt, *, at=None, threshold=0):
     cut = windows.split_seconds(
         attempt.time_reported_until or attempt.started_at, flushed_at, delta_active, delta_inactive,
         length=app_settings.TIME_WINDOW_SECONDS, cap=caliper.MAX_SECONDS_PER_METRIC,
-        day_zone=timezone.get_default_timezone() if settings.USE_TZ else None,
     )
     rows = []
     for window in cut:
