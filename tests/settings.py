@@ -152,6 +152,10 @@ TIMEBACK_PROGRESS = {
     "SENSOR": "http://localhost:8000",
     "SYNC_ENABLED": False,  # tests that sync turn it on themselves (the sandbox fixtures)
     "API_THROTTLE_CACHE": "throttle",
+    # One TimeSpentEvent per flush for the tests that count events; the tests of
+    # windows themselves (test_time_windows, test_wire_formats, the contract's
+    # "windows" scenario, the scripted runs) set the default 15 s explicitly.
+    "TIME_WINDOW_SECONDS": 3600,
 }
 
 # django-q2 on the ORM broker; the outbox owns retries, so a task never re-runs.

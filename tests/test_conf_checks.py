@@ -69,6 +69,9 @@ def test_bad_policy_and_numbers():
     for bad in ("60", -1, float("nan"), True):
         assert ids({"TIME_FLUSH_SECONDS": bad}) == ["timeback_progress.E006"], bad
     assert ids({"TIME_FLUSH_SECONDS": 0}) == ids({"TIME_FLUSH_SECONDS": 2.5}) == []
+    for bad in (0, 86_401, 7.5, "15", True, None):
+        assert ids({"TIME_WINDOW_SECONDS": bad}) == ["timeback_progress.E006"], bad
+    assert ids({"TIME_WINDOW_SECONDS": 1}) == ids({"TIME_WINDOW_SECONDS": 86_400}) == []
     assert ids({"SUBJECT_MAP": []}) == ["timeback_progress.E007"]
 
 

@@ -137,7 +137,7 @@ def test_rows_are_written_held_with_the_reason(no_email, activity, settings):
     run = attempts.start_attempt(no_email, activity)
     attempts.add_time(run, active_seconds=40)
     assert list(events_of(no_email).values_list("status", flat=True)) == ["held"]  # the time window
-    complete(no_email, activity)
+    complete(no_email, activity, active=10)  # 10 s: one time window
     rows = events_of(no_email)
     assert rows.count() == 3 and set(rows.values_list("status", flat=True)) == {"held"}
     reason = rows.first().last_error
@@ -304,7 +304,7 @@ def test_timeback_sync_reports_held_rows_without_failing(live, no_email, activit
 def test_health_is_not_healthy_while_rows_are_held(admin_client, no_email, activity):
     Delivery.objects.all().delete()
     assert sync_health()["healthy"]
-    complete(no_email, activity)
+    complete(no_email, activity, active=10)  # an ActivityEvent and one time window
     Delivery.objects.exclude(status="held").update(status="sent")
     health = sync_health()
     assert not health["healthy"] and health["held"] == 2 and not health["dead"]
@@ -436,7 +436,7 @@ def test_held_rows_and_the_marker_in_a_real_browser(page, browser_login, artifac
 
     get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     kim = make_student(email="", sourced_id="stu-kim", given_name="Kim", family_name="Noemail")
-    complete(kim, activity)
+    complete(kim, activity, active=10)  # an ActivityEvent and one time window
     complete(make_student(given_name="Ada", family_name="Lovelace"), activity)
     Delivery.objects.exclude(status="held").update(status="sent")
     browser_login("boss")

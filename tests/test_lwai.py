@@ -135,7 +135,7 @@ def test_an_app_event_in_the_platforms_form():
     assert [(i["type"], i["metricType"], i["metricValue"]) for i in generated["items"]] == [
         ("ActivityMetric", "TotalQuestions", 10), ("ActivityMetric", "CorrectQuestions", 10),
         ("ActivityMetric", "XpEarned", 12.5), ("ActivityMetric", "MasteredUnits", 1)]
-    assert out["session"] == lwai.SESSION_AUTO_ATTACH
+    assert out["session"] == event["session"]  # the run's session, kept (auto-attached only when absent)
     assert out["edApp"] == event["edApp"] and out["action"] == "Completed"
 
 

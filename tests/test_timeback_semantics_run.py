@@ -10,10 +10,12 @@ was completed once.
 """
 
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Attempt, Delivery, Result, StudentProgress
@@ -51,7 +53,7 @@ def held_by_app(student):
 
 def test_timeback_holds_what_the_app_holds(sandbox_factory, settings, cluster_factory):
     sandbox = sandbox_factory(faults={"fail_rate": 0.15, "throttle_rate": 0.05, "retry_after": 1, "seed": 16})
-    extra = {**FAST_RETRIES, "TIME_FLUSH_SECONDS": 30}
+    extra = {**FAST_RETRIES, "TIME_FLUSH_SECONDS": 30, "TIME_WINDOW_SECONDS": 15}  # the defaults' windows
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True, **extra}
     admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     course = make_course(masterable_units=2)
@@ -60,9 +62,10 @@ def test_timeback_holds_what_the_app_holds(sandbox_factory, settings, cluster_fa
     ann, bob = make_student(), make_student(email="")
 
     # Ann: abandons a run, comes back and scores 100%: attempt 1, 1.25x.
-    left = attempts.start_attempt(ann, quiz)
+    earlier = timezone.now() - timedelta(hours=1)
+    left = attempts.start_attempt(ann, quiz, started_at=earlier)
     attempts.add_time(left, active_seconds=40, inactive_seconds=5)
-    run = attempts.start_attempt(ann, quiz)
+    run = attempts.start_attempt(ann, quiz, started_at=earlier)
     attempts.complete_attempt(run, total_questions=10, correct_questions=10, active_seconds=200)
     run.refresh_from_db()
     assert (run.number, run.attempt_number, run.xp_earned) == (2, 1, Decimal("12.50"))

@@ -1,7 +1,8 @@
 """The scripted run of issue 10, delivered by a real qcluster to the sandbox over loopback.
 
 One attempt is started, timed three times and abandoned; another is completed,
-then corrected twice (XP down, then up). Once everything has arrived, the time
+then corrected twice (XP down, then up); their time goes out in windows of at
+most 15 s. Once everything has arrived, the time
 and the XP the sandbox holds for the student equal the app's, however many
 times a fault made the outbox resend (the duplicate count is printed).
 """
@@ -58,17 +59,17 @@ def test_time_and_xp_totals_reach_timeback_exactly(sandbox_factory, settings, cl
         "queue": [{"endpoint": "caliper", "delay_ms": 1800}, {"endpoint": "caliper", "status": 503},
                   {"endpoint": "gradebook", "drop": True}],
     })
-    extra = {**FAST_RETRIES, "TIME_FLUSH_SECONDS": WINDOW, "READ_TIMEOUT": 1.0}
+    extra = {**FAST_RETRIES, "TIME_FLUSH_SECONDS": WINDOW, "READ_TIMEOUT": 1.0, "TIME_WINDOW_SECONDS": 15}
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True, **extra}
     cluster = cluster_factory(sandbox, extra=extra)
     admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
 
-    abandoned = attempts.start_attempt(student, activity)
+    abandoned = attempts.start_attempt(student, activity, started_at=timezone.now() - timedelta(minutes=10))
     for active, inactive in [(40, 0), (30, 5), (20, 0)]:
         attempts.add_time(abandoned, active_seconds=active, inactive_seconds=inactive)
-    # The first window (75 s) is out; 20 s wait for a window that never fills.
+    # The first 75 s are out, in five 15 s windows; 20 s wait for a flush threshold never reached.
 
-    finished = attempts.start_attempt(student, activity)
+    finished = attempts.start_attempt(student, activity, started_at=timezone.now() - timedelta(minutes=5))
     attempts.add_time(finished, active_seconds=25)
     attempts.complete_attempt(finished, total_questions=10, correct_questions=10, active_seconds=15, inactive_seconds=3)
     result = Result.objects.get(attempt=finished)
@@ -91,7 +92,8 @@ def test_time_and_xp_totals_reach_timeback_exactly(sandbox_factory, settings, cl
     assert sandbox_totals(sandbox, student) == app_totals(student)
     assert sandbox.state.results[result.sourced_id]["metadata"]["xp"] == 9.5  # the corrected result was PUT
     kinds = sorted(Delivery.objects.filter(kind="caliper_event").values_list("payload__type", flat=True))
-    assert kinds == ["ActivityEvent"] * 3 + ["TimeSpentEvent"] * 3  # completion + 2 corrections; 2 windows + completion
+    # Completion + 2 corrections; time: 5 windows, the idle flush's 1, and the completion's 43 s in 3.
+    assert kinds == ["ActivityEvent"] * 3 + ["TimeSpentEvent"] * 9
     # The slow answer's request is stored when the sandbox finishes it, after the resend.
     wait_for(lambda: sandbox.state.snapshot_stats()["duplicates"] >= 1, timeout=15, message="the late duplicate")
     assert sandbox_totals(sandbox, student) == app_totals(student)  # counted once

@@ -36,7 +36,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
+from timeback_progress.conf import app_settings
 from timeback_progress.gradebook import attempts, corrections
 from timeback_progress.models import Delivery, Result, StudentProgress
 from timeback_progress.outbox import sending
@@ -293,6 +295,16 @@ def build_time_at_cap(settings):
     attempts.complete_attempt(completed, total_questions=10, correct_questions=9, inactive_seconds=cap)
 
 
+def build_windows(settings):
+    """Time reported over ten minutes with a gap, then completed: many dated windows of at most 15 s."""
+    _time_window(settings)
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "TIME_WINDOW_SECONDS": 15}  # the default
+    started = timezone.now() - timedelta(minutes=10)
+    attempt = attempts.start_attempt(make_student(), make_activity(make_course(subject="Math")), started_at=started)
+    attempts.add_time(attempt, active_seconds=50, inactive_seconds=20)
+    attempts.complete_attempt(attempt, total_questions=10, correct_questions=10, active_seconds=40)
+
+
 def build_process(settings):
     settings.TIMEBACK_PROGRESS = {
         **(getattr(settings, "TIMEBACK_PROGRESS", None) or {}),
@@ -355,6 +367,7 @@ SCENARIOS = {
     "mastery-correction": (build_mastery_correction, KINDS),
     "unfinished": (build_unfinished, ("TimeSpentEvent",)),
     "time-at-cap": (build_time_at_cap, ALL_BUT_CORRECTION),
+    "windows": (build_windows, ALL_BUT_CORRECTION),
     "process": (build_process, EVENT_KINDS),
     "retired": (build_retired, ALL_BUT_CORRECTION),
     "large": (build_large, ALL_BUT_CORRECTION),
@@ -400,8 +413,10 @@ def test_app_payloads_are_accepted(judge, scenario, kind, settings):
         if found:
             refused[payload.get("id") or payload.get("sourcedId")] = found
     assert not refused, f"{len(refused)} of {len(items)} refused: {refused}"
-    if kind in EVENT_KINDS:  # and they travel together in one envelope
-        assert not validation.check_envelope(caliper.envelope(items))
+    if kind in EVENT_KINDS:  # and they travel together in envelopes, as the sender batches them
+        size = app_settings.BATCH_SIZE
+        for batch in (items[i:i + size] for i in range(0, len(items), size)):
+            assert not validation.check_envelope(caliper.envelope(batch))
 
 
 def test_scenarios_cover_the_edge_cases(settings):
@@ -451,9 +466,42 @@ def test_scenarios_cover_the_edge_cases(settings):
     entries = [r for r in completion["assessmentResult"] if r["metadata"].get("isMasteryCompletion")]
     assert sorted(r["status"] for r in entries) == ["active", "tobedeleted"]
     assert {(r["score"], r["scoreStatus"]) for r in entries} == {(100, "fully graded")}
+    windows = payloads("windows", settings)
+    assert len(windows["TimeSpentEvent"]) >= 6  # five windows for the first report, one or more at completion
+    for event in windows["TimeSpentEvent"]:
+        for item in event["generated"]["items"]:
+            assert item["start_date"] <= item["end_date"] == event["eventTime"]
+    assert sum(e["generated"]["items"][0]["start_date"] < e["eventTime"] for e in windows["TimeSpentEvent"]) >= 5
+    ends = sorted(e["eventTime"] for e in windows["TimeSpentEvent"])
+    assert len(set(ends)) == len(ends)  # distinct windows
+    events = [e for kind in ("ActivityEvent", "TimeSpentEvent") for e in windows[kind]]
+    assert len({e["session"] for e in events}) == 1 and events[0]["session"].startswith("urn:uuid:")
+    assert all(e["object"]["course"]["id"].endswith("/" + e["extensions"]["courseId"]) for e in events)
     at_cap = payloads("time-at-cap", settings)["TimeSpentEvent"]
     assert sum(metrics(e)["active"] for e in at_cap) == 30 + attempts.MAX_SECONDS_PER_CALL
     assert sum(metrics(e)["inactive"] for e in at_cap) == 20 + attempts.MAX_SECONDS_PER_CALL
+
+
+@needs_vendor
+def test_the_vendor_models_read_the_window_session_and_course(settings):
+    """Accepted is not enough: the fields must reach the model (``startDate`` would validate and be dropped)."""
+    models, _error = VENDOR
+    windows = payloads("windows", settings)
+    for payload in windows["TimeSpentEvent"]:
+        event = models["TimeSpentEvent"].model_validate(payload)
+        for read, sent in zip(event.generated.items, payload["generated"]["items"]):
+            assert (read.start_date, read.end_date) == (sent["start_date"], sent["end_date"]) != (None, None)
+        assert (event.session, event.extensions) == (payload["session"], payload["extensions"])
+        assert event.extensions["courseId"]
+    completion = windows["ActivityEvent"][0]
+    read = models["ActivityEvent"].model_validate(completion)
+    assert read.session == completion["session"] and read.extensions["courseId"] == completion["extensions"]["courseId"]
+    # The camelCase spelling validates, and is lost: why the app sends start_date.
+    camel = copy.deepcopy(windows["TimeSpentEvent"][0])
+    item = camel["generated"]["items"][0]
+    item["startDate"], item["endDate"] = item.pop("start_date"), item.pop("end_date")
+    dropped = models["TimeSpentEvent"].model_validate(camel).generated.items[0]
+    assert (dropped.start_date, dropped.end_date) == (None, None)
 
 
 # -- malformed payloads: single changes to an app-built one ------------------------
@@ -580,14 +628,25 @@ EVENT_REJECTED_BY_SANDBOX_ONLY = [
      "the model wants any non-empty string; the reference: the OneRoster user URL"),
     ("blank app name", _set("object.app.name", "   "),
      "min_length=1 counts spaces; a blank name names nothing"),
+    ("blank session", _set("session", " "),
+     "the model takes any string; a session of spaces ties the attempt's events to nothing"),
+    ("courseId not a string", _set("extensions.courseId", 5),
+     "the model takes any extension value; the vendor's SDK sends the course's sourcedId, a string"),
 ]
 # TimeSpentEvents, the same way.
 TIME_SPENT_REJECTED_BY_SANDBOX_ONLY = [
     ("a metric above 86,400 s", _set("generated.items.0.value", 86_401),
      "the vendor's browser SDK never reports more than 86,400 s per metric in one event (timeback-api.md)"),
-    ("startDate not a date-time", _set("generated.items.0.startDate", "soon"),
-     "the model names the field start_date and ignores the camelCase wire name entirely; the reference says startDate "
-     "is a date-time"),
+    ("start_date not a date-time", _set("generated.items.0.start_date", "soon"),
+     "the model takes any string; the window's start is an ISO 8601 date-time"),
+    ("end_date without zone", _set("generated.items.0.end_date", "2025-11-18T10:15:00"),
+     "the model takes any string; a time without a zone is ambiguous"),
+    ("window start after its end", _set("generated.items.0.start_date", "2999-01-01T00:00:00.000Z"),
+     "the model does not compare them; a window that ends before it starts covers no time"),
+    ("start_date spelt startDate", _rename("generated.items.0.start_date", "startDate"),
+     "the model has no camelCase alias for start_date: it drops startDate silently, and the window is lost"),
+    ("end_date spelt endDate", _rename("generated.items.0.end_date", "endDate"),
+     "the same for end_date"),
     ("subType not a string", _set("generated.items.0.subType", 5),
      "ignored by the model for the same reason (sub_type); the reference: a string"),
     ("attempt on a time event", _set("generated.attempt", 2),
@@ -595,6 +654,10 @@ TIME_SPENT_REJECTED_BY_SANDBOX_ONLY = [
 ]
 TIME_SPENT_REJECTED_BY_BOTH = [
     ("bad time metric type", _set("generated.items.0.type", "idle")),
+    ("start_date a number", _set("generated.items.0.start_date", 1_763_460_900)),
+    ("end_date an object", _set("generated.items.0.end_date", {"at": "2025-11-18T10:15:00Z"})),
+    ("session a number", _set("session", 7)),
+    ("extensions a list", _set("extensions", ["courseId"])),
     ("action Completed", _set("action", "Completed")),
     ("no generated.items", _drop("generated.items")),
     ("activity metrics collection", _set("generated.type", "TimebackActivityMetricsCollection")),
@@ -789,7 +852,7 @@ OPTIONAL_FIELDS = {
     "ActivityEvent": {**_EVENT_EXTRAS, "generated.items.0": {"extensions": {"k": 1}}},
     "correction": {**_EVENT_EXTRAS},
     "TimeSpentEvent": {**_EVENT_EXTRAS, "generated.items.0": {
-        "subType": "reading", "startDate": "2025-11-18T10:00:00Z", "endDate": "2025-11-18T10:15:00Z", "extensions": {}}},
+        "subType": "reading", "start_date": "2025-11-18T10:00:00Z", "end_date": "2025-11-18T10:15:00Z", "extensions": {}}},
     "assessmentLineItem": {"": {
         "dateLastModified": "2025-11-18T10:15:00.000Z", "class": _REF, "parentAssessmentLineItem": {"sourcedId": "p"},
         "scoreScale": {"sourcedId": "s"}, "component": {"sourcedId": "c"}, "course": {"sourcedId": "math-grade-5"},

@@ -5,7 +5,7 @@ What the vendor's own pydantic models (``timeback-caliper`` /
 builds, and about malformed ones, is in tests/test_vendor_contract.py.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -33,6 +33,8 @@ def example_settings(settings):
         "SENSOR": "https://your-app.com",
         # The seed's example links its line item to a component resource: its form, kept as a setting.
         "LINK_COMPONENT_RESOURCE": True,
+        # The example's one TimeSpentEvent (240 s active, 60 s inactive) covers the five minutes before it.
+        "TIME_WINDOW_SECONDS": 300,
     }
 
 
@@ -49,11 +51,14 @@ def example(example_settings):
     return student, activity
 
 
+STARTED = WHEN - timedelta(minutes=5)
+
+
 def _complete(example, correct):
     student, activity = example
     attempt = attempts.record_attempt(
         student, activity, total_questions=10, correct_questions=correct, active_seconds=240, inactive_seconds=60,
-        completed_at=WHEN,
+        started_at=STARTED, completed_at=WHEN,
     )
     attempt.refresh_from_db()
     return attempt
@@ -96,6 +101,8 @@ def test_activity_event_matches_the_worked_example(example):
         "actor": ACTOR,
         "object": OBJECT,
         "edApp": {"id": "https://your-app.com", "type": "SoftwareApplication"},
+        "session": f"urn:uuid:{attempt.derived_uuid('session')}",
+        "extensions": {"courseId": "math-grade-5"},
         "generated": {
             "id": event["generated"]["id"],
             "type": "TimebackActivityMetricsCollection",
@@ -126,8 +133,29 @@ def test_time_spent_event_matches_the_worked_example(example):
     assert event["actor"] == ACTOR
     assert event["object"] == OBJECT
     assert event["generated"]["type"] == "TimebackTimeSpentMetricsCollection"
-    assert event["generated"]["items"] == [{"type": "active", "value": 240}, {"type": "inactive", "value": 60}]
+    window = {"start_date": "2025-11-18T10:10:00.000Z", "end_date": "2025-11-18T10:15:00.000Z"}
+    assert event["generated"]["items"] == [
+        {"type": "active", "value": 240, **window}, {"type": "inactive", "value": 60, **window}]
     assert set(event["generated"]) == {"id", "type", "items"}
+    assert event["session"] == f"urn:uuid:{attempt.derived_uuid('session')}"
+    assert event["extensions"] == {"courseId": "math-grade-5"}
+
+
+def test_time_spent_events_cover_windows_of_15_seconds_by_default(example, settings):
+    """With the default window (the vendor's heartbeat), the example's five minutes are twenty dated events."""
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "TIME_WINDOW_SECONDS": 15}
+    attempt = _complete(example, 8)
+    rows = Delivery.objects.filter(kind=Delivery.Kind.CALIPER_EVENT, attempt=attempt, payload__type="TimeSpentEvent")
+    events = [row.payload for row in rows.order_by("pk")]
+    assert [e["id"] for e in events] == [f"urn:uuid:{attempt.derived_uuid(f'time-spent/{n}')}" for n in range(20)]
+    edges = [caliper.isoformat(STARTED + timedelta(seconds=15 * n)) for n in range(21)]
+    metrics = [{i["type"]: (i["value"], i["start_date"], i["end_date"]) for i in e["generated"]["items"]} for e in events]
+    # Active time fills the latest windows, inactive the earliest: 4 x 15 s inactive, then 16 x 15 s active.
+    assert metrics == [
+        {"active": (15 if n >= 4 else 0, edges[n], edges[n + 1]), "inactive": (0 if n >= 4 else 15, edges[n], edges[n + 1])}
+        for n in range(20)
+    ]
+    assert [e["eventTime"] for e in events] == edges[1:]
 
 
 def test_envelope_matches_the_worked_example(example):

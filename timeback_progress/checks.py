@@ -65,7 +65,7 @@ def check_settings(app_configs=None, **kwargs):
     else:
         if not callable(policy):
             errors.append(Error("XP_POLICY must name a callable.", id="timeback_progress.E005"))
-    for key in ("BATCH_SIZE", "CLAIM_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "SEND_CONCURRENCY"):
+    for key in ("BATCH_SIZE", "CLAIM_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "SEND_CONCURRENCY", "TIME_WINDOWS_PER_FLUSH"):
         value = cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"{SETTINGS_NAME}['{key}'] must be a positive integer, not {value!r}.", id="timeback_progress.E006"))
@@ -74,6 +74,12 @@ def check_settings(app_configs=None, **kwargs):
         errors.append(
             Error(f"{SETTINGS_NAME}['TIME_FLUSH_SECONDS'] must be a number of seconds >= 0, not {flush!r}.", id="timeback_progress.E006")
         )
+    window = cfg["TIME_WINDOW_SECONDS"]
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 86_400:
+        errors.append(Error(
+            f"{SETTINGS_NAME}['TIME_WINDOW_SECONDS'] must be a whole number of seconds from 1 to 86400, not {window!r}.",
+            id="timeback_progress.E006",
+        ))
     if cfg["CALIPER_PROCESS"]:
         errors.append(
             Warning(

@@ -108,6 +108,12 @@ DEFAULTS = {
     # Reported time may run ahead of the wall clock since the attempt started by
     # this many seconds (client clocks, request latency); beyond it, a report is refused.
     "TIME_TOLERANCE_SECONDS": 120,
+    # A TimeSpentEvent covers at most this many seconds of wall-clock time (the
+    # vendor's browser heartbeat: one event per 15 s), so time lands on its day.
+    "TIME_WINDOW_SECONDS": 15,
+    # A flush writes at most this many TimeSpentEvents: a larger backlog (a recorded
+    # long attempt) gets longer windows rather than one row per 15 s (an hour's worth).
+    "TIME_WINDOWS_PER_FLUSH": 240,
     # Outbox delivery.
     "BATCH_SIZE": 100,
     "CLAIM_SIZE": 500,

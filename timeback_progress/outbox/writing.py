@@ -19,7 +19,7 @@ from .. import xp as xp_rules
 from ..conf import app_settings
 from ..models import Attempt, Delivery
 from ..timeback import caliper
-from . import held, kick
+from . import held, kick, windows
 from .keys import line_item_key, result_key
 
 
@@ -50,30 +50,50 @@ UNSENT_TIME = Q(completed_at__isnull=True) & (
 )
 
 
+def window_length(unsent):
+    """``TIME_WINDOW_SECONDS``, or longer when ``unsent`` seconds would need more than ``TIME_WINDOWS_PER_FLUSH`` windows.
+
+    Live reports flush a minute or so at a time: a handful of windows of the
+    vendor's 15 s. A backfill (a recorded hour-long attempt, a day of time
+    reported at once) would otherwise write one outbox row per 15 s of it;
+    its windows grow instead, so a flush costs at most that many rows.
+    """
+    per_flush = app_settings.TIME_WINDOWS_PER_FLUSH
+    return max(app_settings.TIME_WINDOW_SECONDS, -(-unsent // per_flush))
+
+
 def time_rows(attempt, *, at=None, threshold=0):
-    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any.
+    """TimeSpentEvents for the seconds of ``attempt`` not yet reported, if any, one per time window.
 
     Nothing while fewer than ``threshold`` seconds (active + inactive) are
-    unsent. Marks them reported on the instance; the caller saves the
-    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each second
-    is announced once, in a window whose id is fixed by the attempt and the
-    window's number. A window carries at most ``caliper.MAX_SECONDS_PER_METRIC`` per
-    metric (Timeback's cap), so a larger backlog takes several.
+    unsent. The seconds were spent between the end of the last window sent
+    (``time_reported_until``; the start of the attempt before the first) and
+    the flush: ``at``, else the completion, else now. ``windows.split_seconds``
+    cuts that span into windows of at most ``TIME_WINDOW_SECONDS`` and places
+    the seconds in them, so time lands on the day it was spent. Marks the
+    seconds reported on the instance; the caller saves the
+    ``Attempt.TIME_REPORT_FIELDS`` in the same transaction as the rows, so each
+    second is announced once, in a window whose id is fixed by the attempt and
+    the window's number.
     """
     delta_active = max(0, attempt.active_seconds - attempt.reported_active_seconds)
     delta_inactive = max(0, attempt.inactive_seconds - attempt.reported_inactive_seconds)
     if delta_active + delta_inactive <= 0 or delta_active + delta_inactive < threshold:
         return []
+    flushed_at = at or attempt.completed_at or timezone.now()
+    cut = windows.split_seconds(
+        attempt.time_reported_until or attempt.started_at, flushed_at, delta_active, delta_inactive,
+        length=window_length(delta_active + delta_inactive), cap=caliper.MAX_SECONDS_PER_METRIC,
+    )
     rows = []
-    event_time = at or attempt.completed_at or timezone.now()
-    while delta_active > 0 or delta_inactive > 0:
-        active, inactive = min(delta_active, caliper.MAX_SECONDS_PER_METRIC), min(delta_inactive, caliper.MAX_SECONDS_PER_METRIC)
+    for window in cut:
         event = caliper.time_spent_event(
-            attempt, active_seconds=active, inactive_seconds=inactive, window=attempt.time_events_sent, event_time=event_time
+            attempt, active_seconds=window.active, inactive_seconds=window.inactive, window=attempt.time_events_sent,
+            start=window.start, end=window.end,
         )
         rows.append(_event_row(event, attempt))
         attempt.time_events_sent += 1
-        delta_active, delta_inactive = delta_active - active, delta_inactive - inactive
+    attempt.time_reported_until = cut[-1].end
     attempt.reported_active_seconds = attempt.active_seconds
     attempt.reported_inactive_seconds = attempt.inactive_seconds
     return rows

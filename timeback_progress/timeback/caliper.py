@@ -67,7 +67,20 @@ def activity_context(activity, *, with_activity=True):
     return data
 
 
+def session_id(attempt):
+    """The Caliper ``session`` of every event of an attempt: the vendor's ``urn:uuid:{runId}``, stable per attempt."""
+    return f"urn:uuid:{attempt.derived_uuid('session')}"
+
+
 def _event(kind, event_id, attempt, event_time):
+    """The fields every event of ``attempt`` carries, as the vendor's server SDK sends them.
+
+    ``session`` ties an attempt's events together (the SDK's run id) and
+    ``extensions.courseId`` names the course (its sourcedId), as in the SDK's
+    ``build_session`` / ``build_time_spent_event`` (``handlers/activity/caliper.py``).
+    ``extensions`` is a fresh dict: a builder adds its own keys with ``update``,
+    keeping ``courseId``.
+    """
     return {
         "@context": CONTEXT,
         "id": f"urn:uuid:{event_id}",
@@ -76,6 +89,8 @@ def _event(kind, event_id, attempt, event_time):
         "eventTime": isoformat(event_time),
         "actor": actor(attempt.student),
         "edApp": {"id": app_settings.SENSOR, "type": "SoftwareApplication"},
+        "session": session_id(attempt),
+        "extensions": {"courseId": attempt.activity.course.sourced_id},
     }
 
 
@@ -146,22 +161,26 @@ def _activity_event(attempt, event_id, event_time, items, pct_complete):
     return event
 
 
-def time_spent_event(attempt, *, active_seconds, inactive_seconds, window, event_time):
-    """``TimeSpentEvent`` (SpentTime) for the seconds of one reporting window.
+def time_spent_event(attempt, *, active_seconds, inactive_seconds, window, start, end):
+    """``TimeSpentEvent`` (SpentTime) for the seconds spent between ``start`` and ``end``.
 
-    ``window`` numbers the reports of an attempt (0, 1, ...): the id is
+    ``window`` numbers the attempt's windows (0, 1, ...): the id is
     deterministic per attempt and window, so a resend never double counts.
+    Each metric carries the window as ``start_date`` / ``end_date``: the
+    names the vendor's ``TimeSpentMetric`` reads (it has no camelCase aliases,
+    so ``startDate`` would be dropped). The event is dated at the window's end.
     """
     event_id = attempt.derived_uuid(f"time-spent/{window}")
-    event = _event("TimeSpentEvent", event_id, attempt, event_time)
+    event = _event("TimeSpentEvent", event_id, attempt, end)
     event["action"] = "SpentTime"
     event["object"] = activity_context(attempt.activity)
+    dates = {"start_date": isoformat(start), "end_date": isoformat(end)}
     event["generated"] = {
         "id": f"urn:uuid:{uuid.uuid5(event_id, 'metrics')}",
         "type": "TimebackTimeSpentMetricsCollection",
         "items": [
-            {"type": "active", "value": number(active_seconds)},
-            {"type": "inactive", "value": number(inactive_seconds)},
+            {"type": "active", "value": number(active_seconds), **dates},
+            {"type": "inactive", "value": number(inactive_seconds), **dates},
         ],
     }
     return event

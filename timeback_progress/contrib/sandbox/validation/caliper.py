@@ -1,6 +1,7 @@
 """Caliper envelopes and Timeback's two events (``ActivityEvent``, ``TimeSpentEvent``)."""
 
 import re
+from datetime import datetime
 
 from .fields import Problems, check_types, is_datetime, is_number, is_text, is_urn_uuid, refuse_unknown, require_fields
 
@@ -27,6 +28,10 @@ EVENT_FIELDS = frozenset((
 ))
 ENTITY_EXTRAS = ("description", "dateCreated", "dateModified", "extensions")
 MAX_SECONDS_PER_METRIC = 86_400
+# The window a time metric covers: the vendor's ``TimeSpentMetric`` reads these
+# snake_case names only (no camelCase aliases), so ``startDate`` would be dropped.
+WINDOW_FIELDS = ("start_date", "end_date")
+MISSPELT_WINDOW_FIELDS = {"startDate": "start_date", "endDate": "end_date"}
 MAX_EVENTS_PER_ENVELOPE = 1000
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -85,6 +90,9 @@ def check_event(event):
         event, "", problems, edApp="iri_or_dict", target="iri_or_dict", referrer="iri_or_dict", group="iri_or_dict",
         membership="iri_or_dict", session="iri_or_dict", federatedSession="iri_or_dict", extensions="dict",
     )
+    extensions = event.get("extensions")
+    if isinstance(extensions, dict) and "courseId" in extensions and not is_text(extensions["courseId"]):
+        problems.add("extensions.courseId", "must be a non-empty string (the course's sourcedId)")
     return problems
 
 
@@ -178,7 +186,7 @@ def _check_generated(generated, kind, problems, *, correction=False):
 def _check_items(items, item_types, activity, problems, *, correction=False):
     seen = set()
     item_fields = ("type", "value", "extensions") if activity else (
-        "type", "value", "subType", "startDate", "endDate", "extensions")
+        "type", "value", "subType", *WINDOW_FIELDS, "extensions")
     for i, item in enumerate(items):
         path = f"generated.items[{i}]"
         if not isinstance(item, dict):
@@ -198,7 +206,23 @@ def _check_items(items, item_types, activity, problems, *, correction=False):
             problems.add(f"{path}.value", "must be >= 0 (only xpEarned, and masteredUnits in a correction, may be negative)")
         elif not activity and value > MAX_SECONDS_PER_METRIC:
             problems.add(f"{path}.value", f"at most {MAX_SECONDS_PER_METRIC} seconds")
-        for name in ("startDate", "endDate"):
-            if item.get(name) is not None and not is_datetime(item[name]):
-                problems.add(f"{path}.{name}", "must be an ISO 8601 date-time with a time zone")
+        if not activity:
+            _check_window(item, path, problems)
         check_types(item, path, problems, subType="str", extensions="dict")
+
+
+def _check_window(item, path, problems):
+    """``start_date`` / ``end_date``: optional ISO 8601 date-times, the start not after the end."""
+    for camel, snake in MISSPELT_WINDOW_FIELDS.items():
+        if camel in item:  # refused as unknown already; say what the vendor's model reads instead
+            problems.add(f"{path}.{camel}", f"the vendor's model reads {snake!r} and drops {camel!r}")
+    dates = {}
+    for name in WINDOW_FIELDS:
+        if item.get(name) is None:
+            continue
+        if is_datetime(item[name]):
+            dates[name] = datetime.fromisoformat(item[name].replace("Z", "+00:00"))
+        else:
+            problems.add(f"{path}.{name}", "must be an ISO 8601 date-time with a time zone")
+    if len(dates) == 2 and dates["start_date"] > dates["end_date"]:
+        problems.add(f"{path}.start_date", "must not be after end_date")
