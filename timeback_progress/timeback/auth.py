@@ -5,6 +5,11 @@ share one token and renew it ``TOKEN_REFRESH_MARGIN`` seconds before it
 expires. A short cache lock (``cache.add``) lets one process fetch a new token
 while the others wait and re-read the cache: no stampede on the token endpoint.
 The cache key is a hash of the client id, token URL and scope, never the secret.
+
+Every method here holds the secret or a token in a local variable, so each is
+``sensitive_variables()``: Django's error reports (the technical 500 page, the
+error email) show none of their locals, nor those of the frames they call
+(``requests``, the cache backend).
 """
 
 import hashlib
@@ -25,6 +30,7 @@ LOCK_POLL_SECONDS = 0.05
 class TokenProvider:
     """Fetches and caches bearer tokens for one set of credentials."""
 
+    @sensitive_variables()
     def __init__(self, session, *, token_url, client_id, client_secret, scope=None, cache_alias="default",
                  refresh_margin=60, timeout=(5.0, 30.0)):
         self.session = session
@@ -54,6 +60,7 @@ class TokenProvider:
     def cache(self):
         return caches[self.cache_alias]
 
+    @sensitive_variables()
     def get_token(self):
         """A valid bearer token: this process's copy, the shared cache's, or freshly fetched by one process."""
         memo = self._memo
@@ -76,6 +83,7 @@ class TokenProvider:
         # The holder never finished (crashed or hung): fetch without the lock.
         return self._fetch_and_store()
 
+    @sensitive_variables()
     def _cached(self):
         value = self.cache.get(self.cache_key)
         if isinstance(value, dict) and value.get("renew_at", 0) > time.time():
@@ -83,6 +91,7 @@ class TokenProvider:
             return value["token"]
         return None
 
+    @sensitive_variables()
     def invalidate(self, token=None):
         """Forget the token (after a 401); keep a newer one another worker stored."""
         memo = self._memo
@@ -92,6 +101,7 @@ class TokenProvider:
         if token is None or (isinstance(value, dict) and value.get("token") == token):
             self.cache.delete(self.cache_key)
 
+    @sensitive_variables()
     def _fetch_and_store(self):
         token, expires_in = self.fetch()
         lifetime = expires_in - self.refresh_margin if expires_in > 2 * self.refresh_margin else expires_in / 2
@@ -101,7 +111,7 @@ class TokenProvider:
         self._memo = (token, renew_at)
         return token
 
-    @sensitive_variables("data")
+    @sensitive_variables()
     def fetch(self):
         """POST the client credentials; returns ``(access_token, expires_in)``."""
         if not self.client_id or not self._client_secret:
@@ -117,6 +127,10 @@ class TokenProvider:
         except requests.ConnectionError as exc:
             raise errors.RetriableError(
                 f"token endpoint unreachable: {type(exc).__name__}", method="POST", url=self.token_url
+            ) from None
+        except requests.RequestException as exc:  # e.g. a malformed TOKEN_PATH: never the request it held
+            raise errors.AuthError(
+                f"token request not sent: {type(exc).__name__}", method="POST", url=self.token_url
             ) from None
         logger.debug("POST %s -> %s in %.0f ms", self.token_url, response.status_code, (time.monotonic() - started) * 1000)
         if response.status_code != 200:
