@@ -68,7 +68,7 @@ def test_bad_policy_and_numbers():
     ("READ_TIMEOUT", "abc"), ("READ_TIMEOUT", "30"), ("READ_TIMEOUT", 0), ("READ_TIMEOUT", None),
     ("CONNECT_TIMEOUT", -1), ("CONNECT_TIMEOUT", float("nan")), ("CONNECT_TIMEOUT", True),
     ("TOKEN_REFRESH_MARGIN", "sixty"), ("TOKEN_REFRESH_MARGIN", -5), ("TOKEN_REFRESH_MARGIN", float("inf")),
-    ("ROSTER_PAGE_SIZE", 0), ("ROSTER_PAGE_SIZE", 2.5), ("BACKOFF_BASE_SECONDS", 0), ("BACKOFF_MAX_SECONDS", "1h"),
+    ("ROSTER_PAGE_SIZE", 0), ("ROSTER_PAGE_SIZE", 2.5), ("BACKOFF_BASE_SECONDS", -1), ("BACKOFF_MAX_SECONDS", "1h"),
 ])
 def test_client_numbers_are_checked(key, bad):
     """E010: the numbers the client and the sender read, refused at startup with a sentence naming the setting."""
@@ -79,7 +79,7 @@ def test_client_numbers_are_checked(key, bad):
 
 def test_client_numbers_in_range_pass():
     good = {"READ_TIMEOUT": 0.5, "CONNECT_TIMEOUT": 3, "TOKEN_REFRESH_MARGIN": 0, "ROSTER_PAGE_SIZE": 1,
-            "BACKOFF_BASE_SECONDS": 0.1, "BACKOFF_MAX_SECONDS": 60}
+            "BACKOFF_BASE_SECONDS": 0, "BACKOFF_MAX_SECONDS": 60}
     assert ids(good) == []
 
 

@@ -72,7 +72,7 @@ def test_a_second_run_sends_nothing_again(live, course):
 
 def test_retriable_failures_back_off_then_land(live, course):
     make_attempts(course, 4)
-    live.state.faults.update({"queue": [{"status": 503}, {"status": 503}, {"status": 503}], "retry_after": 0})
+    live.state.faults.update({"queue": [{"status": 503, "retry_after": 0}] * 3, "retry_after": 0})
     first = sending.deliver_due()
     assert first.retrying > 0 and first.dead == 0
     retrying = Delivery.objects.filter(status="retrying")

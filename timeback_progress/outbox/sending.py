@@ -36,25 +36,27 @@ logger = logging.getLogger("timeback_progress.delivery")
 DEFER_SECONDS = 30
 
 
-def claim(limit, *, now=None):
+def claim(limit, *, now=None, due_by=None):
     """Claim up to ``limit`` due rows for this worker; returns them (line items first).
 
     Where the database can, rows locked by another worker are skipped rather
     than waited for; the conditional UPDATE is the claim itself, so two
-    workers never both own a row (SQLite serialises writers).
+    workers never both own a row (SQLite serialises writers). ``due_by``: only
+    rows due by then (default: now).
     """
     now = now or timezone.now()
+    due_by = due_by or now
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=app_settings.LEASE_SECONDS)
     using = router.db_for_write(Delivery)
     with transaction.atomic(using=using):
-        candidates = Delivery.objects.using(using).due(now).order_by("next_attempt_at", "id")
+        candidates = Delivery.objects.using(using).due(due_by).order_by("next_attempt_at", "id")
         if connections[using].features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        Delivery.objects.using(using).due(now).filter(id__in=ids).update(
+        Delivery.objects.using(using).due(due_by).filter(id__in=ids).update(
             status=Delivery.State.SENDING, claimed_by=token, leased_until=lease, updated_at=now
         )
     rows = list(
@@ -87,13 +89,17 @@ def deliver_due(*, limit=None, client=None, progress=None):
         return total
     held.release_ready()  # students given an email by a write no signal told of
     client = client or get_client()
+    due_by = None  # set at a stop: rows failed since are not claimed again in this run
     while limit is None or total.handled < limit:
         size = app_settings.CLAIM_SIZE if limit is None else min(app_settings.CLAIM_SIZE, limit - total.handled)
-        rows = claim(size)
+        started = timezone.now()
+        rows = claim(size, now=started, due_by=due_by)
         if not rows:
             break
         # After a stop, the run's later claims go back to retrying at once: the credentials will not work now.
         total.add(send_rows(rows, client, stopped=total.stopped))
+        if total.stopped is not None and due_by is None:
+            due_by = started
         if progress:
             progress(total)
         if total.handled and total.sent == 0 and total.deferred == total.handled:

@@ -25,6 +25,10 @@ from . import errors
 logger = logging.getLogger("timeback_progress.timeback")
 
 LOCK_POLL_SECONDS = 0.05
+# After a failed token request this process asks again no sooner than this
+# (or the server's Retry-After): meanwhile get_token() raises the same error
+# without a request, so a wrong secret cannot cost a token request per row.
+REFUSAL_MEMORY_SECONDS = 30.0
 
 
 class TokenProvider:
@@ -52,6 +56,8 @@ class TokenProvider:
         # This process's copy of the shared token: (token, renew at, epoch seconds).
         # Requests (also from sender threads) then cost no cache round trip.
         self._memo = None
+        # The last failed token request: (error, monotonic time until which it stands).
+        self._refused = None
 
     def __repr__(self):
         return f"<TokenProvider {self.token_url}>"
@@ -103,13 +109,35 @@ class TokenProvider:
 
     @sensitive_variables()
     def _fetch_and_store(self):
-        token, expires_in = self.fetch()
+        self._raise_if_refused()
+        try:
+            token, expires_in = self.fetch()
+        except errors.TimebackError as exc:
+            self._remember_refusal(exc)
+            raise
+        self._refused = None
         lifetime = expires_in - self.refresh_margin if expires_in > 2 * self.refresh_margin else expires_in / 2
         lifetime = max(1, int(lifetime))
         renew_at = time.time() + lifetime
         self.cache.set(self.cache_key, {"token": token, "renew_at": renew_at}, timeout=lifetime)
         self._memo = (token, renew_at)
         return token
+
+    def _remember_refusal(self, error):
+        """No token request before the server's Retry-After, or ``REFUSAL_MEMORY_SECONDS``; nor should rows retry."""
+        if error.retry_after is None:
+            error.retry_after = REFUSAL_MEMORY_SECONDS
+        self._refused = (error, time.monotonic() + error.retry_after)
+
+    def _raise_if_refused(self):
+        """Raise the last failure again (a new instance: threads share it) while it stands."""
+        refused = self._refused
+        if refused is None or refused[1] <= time.monotonic():
+            return
+        error, until = refused
+        again = type(error)(error.message, status=error.status, method=error.method, url=error.url)
+        again.retry_after = until - time.monotonic()  # the rows wait out the rest of it
+        raise again
 
     @sensitive_variables()
     def fetch(self):

@@ -26,6 +26,8 @@ class TimebackError(Exception):
     """Base class: ``status`` is the HTTP status or None (no response)."""
 
     retriable = False
+    # Seconds before trying again, when known (``RetriableError``, a remembered token refusal).
+    retry_after = None
 
     def __init__(self, message, *, status=None, method=None, url=None):
         self.message = message[:MAX_MESSAGE]

@@ -29,8 +29,8 @@ RULES = {
     "TOKEN_REFRESH_MARGIN": Rule(0),
     "ROSTER_PAGE_SIZE": Rule(1, integer=True, what="records"),
     # Read by the sender at every failure (outbox.outcome.backoff).
-    "BACKOFF_BASE_SECONDS": Rule(0, inclusive=False),
-    "BACKOFF_MAX_SECONDS": Rule(0, inclusive=False),
+    "BACKOFF_BASE_SECONDS": Rule(0),  # 0: retry at once (tests do)
+    "BACKOFF_MAX_SECONDS": Rule(0),
 }
 # The ones a ``TimebackClient`` is built from (the others are read where they are used).
 CLIENT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT", "TOKEN_REFRESH_MARGIN")
