@@ -75,6 +75,31 @@ def test_bad_policy_and_numbers():
     assert ids({"SUBJECT_MAP": []}) == ["timeback_progress.E007"]
 
 
+@pytest.mark.parametrize("key, bad", [
+    ("READ_TIMEOUT", "abc"), ("READ_TIMEOUT", "30"), ("READ_TIMEOUT", 0), ("READ_TIMEOUT", None),
+    ("CONNECT_TIMEOUT", -1), ("CONNECT_TIMEOUT", float("nan")), ("CONNECT_TIMEOUT", True),
+    ("TOKEN_REFRESH_MARGIN", "sixty"), ("TOKEN_REFRESH_MARGIN", -5), ("TOKEN_REFRESH_MARGIN", float("inf")),
+    ("ROSTER_PAGE_SIZE", 0), ("ROSTER_PAGE_SIZE", 2.5), ("BACKOFF_BASE_SECONDS", -1), ("BACKOFF_MAX_SECONDS", "1h"),
+])
+def test_client_numbers_are_checked(key, bad):
+    """E010: the numbers the client and the sender read, refused at startup with a sentence naming the setting."""
+    with override_settings(TIMEBACK_PROGRESS={key: bad}):
+        found = [e for e in check_settings() if e.id == "timeback_progress.E010"]
+    assert len(found) == 1 and f"['{key}'] must be" in found[0].msg and repr(bad) in found[0].msg
+
+
+def test_client_numbers_in_range_pass():
+    good = {"READ_TIMEOUT": 0.5, "CONNECT_TIMEOUT": 3, "TOKEN_REFRESH_MARGIN": 0, "ROSTER_PAGE_SIZE": 1,
+            "BACKOFF_BASE_SECONDS": 0, "BACKOFF_MAX_SECONDS": 60}
+    assert ids(good) == []
+
+
+def test_a_secret_pasted_into_a_number_is_not_shown():
+    with override_settings(TIMEBACK_PROGRESS={"CLIENT_SECRET": "s3cr3t+/=value", "READ_TIMEOUT": "s3cr3t+/=value"}):
+        text = " ".join(e.msg for e in check_settings())
+    assert "READ_TIMEOUT" in text and "s3cr3t" not in text
+
+
 def test_not_a_dict():
     assert ids(["x"]) == ["timeback_progress.E001"]
 

@@ -4,9 +4,11 @@ from urllib.parse import urlsplit
 
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import DEFAULTS, ENVIRONMENTS, PLATFORMS, SETTINGS_NAME, app_settings
 from .subjects import SUBJECTS
+from .timeback import numeric_settings
 
 
 def _hint(key):
@@ -14,6 +16,7 @@ def _hint(key):
 
 
 @register(Tags.compatibility)
+@sensitive_variables("user", "cfg")  # both hold CLIENT_SECRET
 def check_settings(app_configs=None, **kwargs):
     errors = []
     user = app_settings.user_settings
@@ -100,7 +103,16 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     errors.extend(_check_subject_map(cfg["SUBJECT_MAP"]))
+    errors.extend(_check_numbers(cfg))
     return errors
+
+
+def _check_numbers(cfg):
+    """E010: the timeouts, the token margin, the roster page and the backoff, read by the client and the sender."""
+    return [
+        Error(text, hint="See docs/settings.md for what each number means.", id="timeback_progress.E010")
+        for _key, text in numeric_settings.problems(cfg)
+    ]
 
 
 def _check_subject_map(mapping):

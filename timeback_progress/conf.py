@@ -8,6 +8,7 @@ app_settings``); the merged dict is cached and rebuilt when tests change
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
 
 SETTINGS_NAME = "TIMEBACK_PROGRESS"
 
@@ -167,6 +168,7 @@ class AppSettings:
     def user_settings(self):
         return getattr(settings, SETTINGS_NAME, None) or {}
 
+    @sensitive_variables("merged")  # holds CLIENT_SECRET: never in an error report
     def as_dict(self):
         if self._cached is None:
             merged = dict(self.defaults)

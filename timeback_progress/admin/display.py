@@ -5,7 +5,7 @@ import json
 
 from django.utils.html import format_html
 
-from ..conf import app_settings
+from ..timeback.redaction import redact_configured
 
 REDACTED = "********"
 SENSITIVE_KEY_PARTS = ("secret", "password", "token", "authorization", "api_key", "apikey")
@@ -28,8 +28,7 @@ def redact(value):
     if isinstance(value, list):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        secret = app_settings.CLIENT_SECRET
-        return value.replace(secret, REDACTED) if secret else value
+        return redact_configured(value, mask=REDACTED)  # as written and in every encoding a server may echo
     return value
 
 

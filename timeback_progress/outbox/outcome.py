@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Delivery
-from ..timeback import errors
+from ..timeback import errors, redaction
 
 logger = logging.getLogger("timeback_progress.delivery")
 
@@ -35,11 +35,14 @@ class Summary:
     held: int = 0  # events set aside until their student has an email (``held``)
     requests: int = 0
     errors: list = field(default_factory=list)
+    # The token or credential failure that stopped the run (``sending``), or None.
+    stopped: object = None
 
     def add(self, other):
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors[: 20 - len(self.errors)])
+        self.stopped = self.stopped or other.stopped
         return self
 
     @property
@@ -73,10 +76,20 @@ class Outcome:
         self.summary = Summary()
         self.sent, self.failed, self.deferred, self.held = [], [], [], []
         self.lock = threading.Lock()  # sender threads report here
+        # A token or credential failure: the claim's rows not yet sent fail with it, unsent.
+        self.stopped = None
 
     def request(self):
         with self.lock:
             self.summary.requests += 1
+
+    def stop(self, error, *, announce=True):
+        """End the claim's sends: no token, or the credentials were refused, so every further request would fail too."""
+        with self.lock:
+            if self.stopped is None:
+                self.stopped = self.summary.stopped = error
+                if announce:
+                    logger.warning("outbox: sending stopped, rows go back to retrying: %s", error)
 
     def ok(self, row, status):
         row.response_status = status
@@ -89,7 +102,8 @@ class Outcome:
 
     def _fail(self, row, error):
         row.response_status = error.status
-        row.last_error = str(error)[:2000]
+        # Already redacted where the server's words came in; once more against the configured secret, in any encoding.
+        row.last_error = redaction.redact_configured(str(error))[:2000]
         retriable = error.retriable or isinstance(error, errors.AuthError)
         if retriable and row.attempts + 1 < app_settings.MAX_ATTEMPTS:
             row.status = Delivery.State.RETRYING

@@ -6,6 +6,11 @@ refer to them wait for them), then Caliper events batched into envelopes and
 result upserts side by side in a pool of threads. Delivery is at-least-once
 with stable ids; ``outcome`` decides between sent, retrying and dead
 (or held: an event whose student has no email, see ``held``).
+
+A failed token fetch or a rejected credential (``AuthError``) stops the run:
+the claim's unsent rows, and those of the run's later claims, go back to
+retrying with backoff without a request of their own, so a wrong secret
+costs one token request per run, not one per row.
 """
 
 import logging
@@ -32,25 +37,27 @@ logger = logging.getLogger("timeback_progress.delivery")
 DEFER_SECONDS = 30
 
 
-def claim(limit, *, now=None):
+def claim(limit, *, now=None, due_by=None):
     """Claim up to ``limit`` due rows for this worker; returns them (line items first).
 
     Where the database can, rows locked by another worker are skipped rather
     than waited for; the conditional UPDATE is the claim itself, so two
-    workers never both own a row (SQLite serialises writers).
+    workers never both own a row (SQLite serialises writers). ``due_by``: only
+    rows due by then (default: now).
     """
     now = now or timezone.now()
+    due_by = due_by or now
     token = uuid.uuid4().hex
     lease = now + timedelta(seconds=app_settings.LEASE_SECONDS)
     using = router.db_for_write(Delivery)
     with transaction.atomic(using=using):
-        candidates = Delivery.objects.using(using).due(now).order_by("next_attempt_at", "id")
+        candidates = Delivery.objects.using(using).due(due_by).order_by("next_attempt_at", "id")
         if connections[using].features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        Delivery.objects.using(using).due(now).filter(id__in=ids).update(
+        Delivery.objects.using(using).due(due_by).filter(id__in=ids).update(
             status=Delivery.State.SENDING, claimed_by=token, leased_until=lease, updated_at=now
         )
     rows = list(
@@ -83,12 +90,17 @@ def deliver_due(*, limit=None, client=None, progress=None):
         return total
     held.release_ready()  # students given an email by a write no signal told of
     client = client or get_client()
+    due_by = None  # set at a stop: rows failed since are not claimed again in this run
     while limit is None or total.handled < limit:
         size = app_settings.CLAIM_SIZE if limit is None else min(app_settings.CLAIM_SIZE, limit - total.handled)
-        rows = claim(size)
+        started = timezone.now()
+        rows = claim(size, now=started, due_by=due_by)
         if not rows:
             break
-        total.add(send_rows(rows, client))
+        # After a stop, the run's later claims go back to retrying at once: the credentials will not work now.
+        total.add(send_rows(rows, client, stopped=total.stopped))
+        if total.stopped is not None and due_by is None:
+            due_by = started
         if progress:
             progress(total)
         if total.handled and total.sent == 0 and total.deferred == total.handled:
@@ -96,17 +108,28 @@ def deliver_due(*, limit=None, client=None, progress=None):
     return total
 
 
-def send_rows(rows, client):
-    """Send one claim's rows and record what happened to each."""
+def send_rows(rows, client, *, stopped=None):
+    """Send one claim's rows and record what happened to each.
+
+    ``stopped``: an earlier claim's token or credential failure; these rows
+    then fail with it, unsent.
+    """
     outcome = Outcome(timezone.now(), rows[0].claimed_by)
-    try:
-        client.auth.get_token()  # renew here, not in a sender thread, when it is due
-    except errors.TimebackError:
-        pass  # each request will fail with it and be recorded
+    earlier = stopped is not None
+    if not earlier:
+        try:
+            client.auth.get_token()  # renew here, not in a sender thread, when it is due
+        except errors.TimebackError as exc:
+            stopped = exc  # one failed token fetch ends the claim: no row fetches one of its own
     line_items = [r for r in rows if r.kind == Delivery.Kind.LINE_ITEM]
     results = [r for r in rows if r.kind == Delivery.Kind.RESULT]
     # An event whose student has no email would be refused: held instead (rows older than holding at the source).
     events = held.fill_or_hold([r for r in rows if r.kind == Delivery.Kind.CALIPER_EVENT], outcome)
+    if stopped is not None:
+        outcome.stop(stopped, announce=not earlier)
+        for row in (*line_items, *results, *events):
+            outcome.fail(row, stopped)
+        return outcome.save()
     with ThreadPoolExecutor(max_workers=app_settings.SEND_CONCURRENCY) as pool:
         _wait(_put_all(pool, client.put_line_item, [(r, _body(_line_item_body, r, outcome)) for r in line_items], outcome))
         _release_results_of(outcome.sent)
@@ -135,8 +158,14 @@ def _put_all(pool, put, items, outcome):
         if body is None:
             outcome.fail(row, errors.PermanentError("nothing to send: its record no longer exists"))
             return
+        if outcome.stopped is not None:
+            outcome.fail(row, outcome.stopped)
+            return
         try:
             put(body, create_first=row.attempts == 0 and bool(row.payload.get("create")))
+        except errors.AuthError as exc:
+            outcome.stop(exc)
+            outcome.fail(row, exc)
         except errors.TimebackError as exc:
             outcome.fail(row, exc)
         except Exception as exc:  # never let one row stall the claim
@@ -231,6 +260,10 @@ def _send_batch(client, rows, outcome):
     """
     if not rows:
         return
+    if outcome.stopped is not None:
+        for row in rows:
+            outcome.fail(row, outcome.stopped)
+        return
     outcome.request()
     try:
         client.send_events([row.payload for row in rows])
@@ -249,6 +282,8 @@ def _send_batch(client, rows, outcome):
             _send_batch(client, rows[:half], outcome)
             _send_batch(client, rows[half:], outcome)
     except errors.TimebackError as exc:
+        if isinstance(exc, errors.AuthError):
+            outcome.stop(exc)
         for row in rows:
             outcome.fail(row, exc)
     except Exception as exc:  # never let one envelope stall the claim

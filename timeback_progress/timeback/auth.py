@@ -5,6 +5,11 @@ share one token and renew it ``TOKEN_REFRESH_MARGIN`` seconds before it
 expires. A short cache lock (``cache.add``) lets one process fetch a new token
 while the others wait and re-read the cache: no stampede on the token endpoint.
 The cache key is a hash of the client id, token URL and scope, never the secret.
+
+Every method here holds the secret or a token in a local variable, so each is
+``sensitive_variables()``: Django's error reports (the technical 500 page, the
+error email) show none of their locals, nor those of the frames they call
+(``requests``, the cache backend).
 """
 
 import hashlib
@@ -20,11 +25,16 @@ from . import errors
 logger = logging.getLogger("timeback_progress.timeback")
 
 LOCK_POLL_SECONDS = 0.05
+# After a failed token request this process asks again no sooner than this
+# (or the server's Retry-After): meanwhile get_token() raises the same error
+# without a request, so a wrong secret cannot cost a token request per row.
+REFUSAL_MEMORY_SECONDS = 30.0
 
 
 class TokenProvider:
     """Fetches and caches bearer tokens for one set of credentials."""
 
+    @sensitive_variables()
     def __init__(self, session, *, token_url, client_id, client_secret, scope=None, cache_alias="default",
                  refresh_margin=60, timeout=(5.0, 30.0)):
         self.session = session
@@ -46,6 +56,8 @@ class TokenProvider:
         # This process's copy of the shared token: (token, renew at, epoch seconds).
         # Requests (also from sender threads) then cost no cache round trip.
         self._memo = None
+        # The last failed token request: (error, monotonic time until which it stands).
+        self._refused = None
 
     def __repr__(self):
         return f"<TokenProvider {self.token_url}>"
@@ -54,6 +66,7 @@ class TokenProvider:
     def cache(self):
         return caches[self.cache_alias]
 
+    @sensitive_variables()
     def get_token(self):
         """A valid bearer token: this process's copy, the shared cache's, or freshly fetched by one process."""
         memo = self._memo
@@ -76,6 +89,7 @@ class TokenProvider:
         # The holder never finished (crashed or hung): fetch without the lock.
         return self._fetch_and_store()
 
+    @sensitive_variables()
     def _cached(self):
         value = self.cache.get(self.cache_key)
         if isinstance(value, dict) and value.get("renew_at", 0) > time.time():
@@ -83,6 +97,7 @@ class TokenProvider:
             return value["token"]
         return None
 
+    @sensitive_variables()
     def invalidate(self, token=None):
         """Forget the token (after a 401); keep a newer one another worker stored."""
         memo = self._memo
@@ -92,8 +107,15 @@ class TokenProvider:
         if token is None or (isinstance(value, dict) and value.get("token") == token):
             self.cache.delete(self.cache_key)
 
+    @sensitive_variables()
     def _fetch_and_store(self):
-        token, expires_in = self.fetch()
+        self._raise_if_refused()
+        try:
+            token, expires_in = self.fetch()
+        except errors.TimebackError as exc:
+            self._remember_refusal(exc)
+            raise
+        self._refused = None
         lifetime = expires_in - self.refresh_margin if expires_in > 2 * self.refresh_margin else expires_in / 2
         lifetime = max(1, int(lifetime))
         renew_at = time.time() + lifetime
@@ -101,7 +123,23 @@ class TokenProvider:
         self._memo = (token, renew_at)
         return token
 
-    @sensitive_variables("data")
+    def _remember_refusal(self, error):
+        """No token request before the server's Retry-After, or ``REFUSAL_MEMORY_SECONDS``; nor should rows retry."""
+        if error.retry_after is None:
+            error.retry_after = REFUSAL_MEMORY_SECONDS
+        self._refused = (error, time.monotonic() + error.retry_after)
+
+    def _raise_if_refused(self):
+        """Raise the last failure again (a new instance: threads share it) while it stands."""
+        refused = self._refused
+        if refused is None or refused[1] <= time.monotonic():
+            return
+        error, until = refused
+        again = type(error)(error.message, status=error.status, method=error.method, url=error.url)
+        again.retry_after = until - time.monotonic()  # the rows wait out the rest of it
+        raise again
+
+    @sensitive_variables()
     def fetch(self):
         """POST the client credentials; returns ``(access_token, expires_in)``."""
         if not self.client_id or not self._client_secret:
@@ -117,6 +155,10 @@ class TokenProvider:
         except requests.ConnectionError as exc:
             raise errors.RetriableError(
                 f"token endpoint unreachable: {type(exc).__name__}", method="POST", url=self.token_url
+            ) from None
+        except requests.RequestException as exc:  # e.g. a malformed TOKEN_PATH: never the request it held
+            raise errors.AuthError(
+                f"token request not sent: {type(exc).__name__}", method="POST", url=self.token_url
             ) from None
         logger.debug("POST %s -> %s in %.0f ms", self.token_url, response.status_code, (time.monotonic() - started) * 1000)
         if response.status_code != 200:

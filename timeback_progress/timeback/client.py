@@ -5,6 +5,9 @@ One pooled ``requests.Session`` per process (``get_client()``), explicit
 ``_request()`` that refreshes the token once on a 401 and maps every failure
 to ``errors.RetriableError`` / ``PermanentError`` / ``AuthError``. The client
 never retries by itself otherwise: the outbox owns retries and backoff.
+
+The functions whose locals hold the client secret or a token are
+``sensitive_variables``: Django's error reports never show them.
 """
 
 import logging
@@ -14,12 +17,13 @@ import time
 from urllib.parse import quote
 
 import requests
+from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from ..conf import app_settings
-from . import caliper, errors, lwai
+from . import caliper, errors, lwai, numeric_settings
 from .auth import TokenProvider
 
 logger = logging.getLogger("timeback_progress.timeback")
@@ -37,9 +41,12 @@ CLIENT_SETTINGS = (
 class TimebackClient:
     """Talks to one Timeback deployment with one set of credentials."""
 
-    @sensitive_variables("config", "cfg")  # hold CLIENT_SECRET: keep them out of debug tracebacks
+    @sensitive_variables()  # every local holds CLIENT_SECRET; so do the frames it calls
     def __init__(self, config=None):
         cfg = dict(config or app_settings.as_dict())
+        bad = numeric_settings.problems(cfg, numeric_settings.CLIENT_KEYS)
+        if bad:  # the same sentences as ``manage.py check`` (timeback_progress.E010)
+            raise ImproperlyConfigured(" ".join(text for _key, text in bad))
         self.caliper_url = cfg["CALIPER_URL"] + cfg["CALIPER_EVENTS_PATH"]
         self.gradebook_url = cfg["API_URL"] + cfg["GRADEBOOK_PATH"]
         self.api_url = cfg["API_URL"]
@@ -73,6 +80,7 @@ class TimebackClient:
 
     # -- transport -------------------------------------------------------
 
+    @sensitive_variables("token")
     def _request(self, method, url, *, json=None, params=None, allow=()):
         """Send with a bearer token; on 401 renew the token once and retry once.
 
@@ -95,6 +103,7 @@ class TimebackClient:
         logger.warning("%s %s failed: %s", method, url, error)
         raise error
 
+    @sensitive_variables()  # the token, and the Authorization header in the frames of requests below
     def _send(self, method, url, token, *, json=None, params=None):
         started = time.monotonic()
         try:
@@ -237,6 +246,7 @@ _lock = threading.Lock()
 _shared = {"key": None, "client": None}
 
 
+@sensitive_variables()  # cfg and key hold CLIENT_SECRET
 def get_client():
     """The per-process shared client, rebuilt when its settings change (or after a fork)."""
     cfg = app_settings.as_dict()

@@ -4,20 +4,30 @@
 with ``retry_after`` seconds when the server said). ``PermanentError``: the
 server refused the request itself (other 4xx); resending it unchanged cannot
 help. ``AuthError``: the credentials were rejected. Every error carries
-``status`` (or None) and a short readable message; none ever holds a secret.
+``status`` (or None) and a short readable message; none ever holds a secret:
+what a server says is passed through ``redaction`` (every encoding of the
+client secret and the bearer token) before it is cut to length.
 """
 
 import email.utils
 import json
 import time
 
+from django.views.decorators.debug import sensitive_variables
+
+from . import redaction
+
 MAX_MESSAGE = 500
+# The most of a server's answer read for a message: redacted whole, then cut to MAX_MESSAGE.
+MAX_READ = 20_000
 
 
 class TimebackError(Exception):
     """Base class: ``status`` is the HTTP status or None (no response)."""
 
     retriable = False
+    # Seconds before trying again, when known (``RetriableError``, a remembered token refusal).
+    retry_after = None
 
     def __init__(self, message, *, status=None, method=None, url=None):
         self.message = message[:MAX_MESSAGE]
@@ -88,14 +98,17 @@ def parse_retry_after(value, *, now=None):
 
 
 def response_detail(response):
-    """The server's own message and per-item errors from an error response body."""
+    """The server's own message and per-item errors from an error response body.
+
+    Not cut to ``MAX_MESSAGE`` here: a secret cut in half would escape redaction.
+    """
     try:
         body = response.json()
-    except ValueError:
-        text = (response.text or "").strip()
-        return (text[:MAX_MESSAGE] or response.reason or "no message"), []
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to read
+        text = _text(response)[:MAX_READ].strip()
+        return (text or response.reason or "no message"), []
     if not isinstance(body, dict):
-        return json.dumps(body)[:MAX_MESSAGE], []
+        return json.dumps(body)[:MAX_READ], []
     items = body.get("errors") if isinstance(body.get("errors"), list) else []
     for key in ("imsx_description", "error_description", "message", "detail", "error"):
         value = body.get(key)
@@ -104,22 +117,31 @@ def response_detail(response):
     for nested in body.get("imsx_statusInfo", []) if isinstance(body.get("imsx_statusInfo"), list) else []:
         if isinstance(nested, dict) and nested.get("imsx_description"):
             return str(nested["imsx_description"]), items
-    return json.dumps(body)[:MAX_MESSAGE], items
+    return json.dumps(body)[:MAX_READ], items
 
 
+def _text(response):
+    """The body as text: UTF-8 unless the server named a charset (``requests`` would read Latin-1,
+    garbling an echoed secret's non-ASCII characters past recognition)."""
+    content_type = response.headers.get("Content-Type") or ""
+    if "charset=" in content_type.lower():
+        return response.text or ""
+    return (response.content or b"").decode("utf-8", "replace")
+
+
+@sensitive_variables("secrets")
 def redact(text, secrets):
-    """Blank out any secret a server may have echoed back."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+    """Blank out any secret a server may have echoed back, in any encoding (``redaction``)."""
+    return redaction.redact(text, secrets)
 
 
+@sensitive_variables("secrets")
 def from_response(response, *, method=None, url=None, secrets=()):
-    """Map a non-2xx response to the right error class."""
+    """Map a non-2xx response to the right error class, the ``secrets`` blanked out of what the server said."""
     status = response.status_code
     message, items = response_detail(response)
-    message = redact(message, secrets)
+    message = redaction.redact(message, secrets)
+    items = redaction.redact_all(items, secrets)
     kwargs = {"status": status, "method": method, "url": url}
     # 409: the record changed under us (e.g. created concurrently); a retry sees the new state.
     if status >= 500 or status in (408, 409, 429):

@@ -1,12 +1,18 @@
-"""Deliver every outbox row that is due now, in the foreground."""
+"""Deliver every outbox row that is due now, in the foreground.
+
+Everything printed that came from Timeback passes ``redaction`` once more
+(the client secret in any encoding), as the admin does.
+"""
 
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from timeback_progress.conf import app_settings
 from timeback_progress.models import Delivery
 from timeback_progress.outbox import health, sending, writing
+from timeback_progress.timeback.redaction import redact_configured
 
 
 class Command(BaseCommand):
@@ -34,7 +40,10 @@ class Command(BaseCommand):
             self.stdout.write(("\r" + line) if tty else line, ending="" if tty else "\n")
             self.stdout.flush()
 
-        summary = sending.deliver_due(limit=limit, progress=progress)
+        try:
+            summary = sending.deliver_due(limit=limit, progress=progress)
+        except ImproperlyConfigured as exc:  # e.g. a mistyped timeout: its sentence, not a traceback
+            raise CommandError(redact_configured(str(exc))) from None
         if tty and summary.handled:
             self.stdout.write("")
         self.stdout.write(
@@ -43,7 +52,7 @@ class Command(BaseCommand):
             f"({summary.requests} requests)."
         )
         for error in summary.errors[:10]:
-            self.stderr.write(f"  {error}")
+            self.stderr.write(f"  {redact_configured(error)}")
         held_total = Delivery.objects.filter(status=Delivery.State.HELD).count()
         if held_total:
             # Neither done nor dead: they go out once their data is complete, without a replay.
@@ -53,3 +62,8 @@ class Command(BaseCommand):
         dead_total = Delivery.objects.filter(status=Delivery.State.DEAD).count()
         if summary.dead or dead_total:
             raise CommandError(f"{dead_total} outbox rows are dead; see the admin, fix, then `manage.py timeback_replay`.")
+        if summary.stopped is not None:
+            raise CommandError(
+                f"Sending stopped: {redact_configured(str(summary.stopped))}. The rows retry with backoff; "
+                f"check CLIENT_ID, CLIENT_SECRET and AUTH_URL."
+            )
