@@ -152,6 +152,8 @@ TIMEBACK_PROGRESS = {
     "SENSOR": "http://localhost:8000",
     "SYNC_ENABLED": False,  # tests that sync turn it on themselves (the sandbox fixtures)
     "API_THROTTLE_CACHE": "throttle",
+    # Tests send many requests as one user: only tests/test_throttles.py runs into the rates.
+    "THROTTLE_RATES": {"timeback_service": "6000/min", "timeback_dashboard": "6000/min", "timeback_export": "6000/min"},
 }
 
 # django-q2 on the ORM broker; the outbox owns retries, so a task never re-runs.
