@@ -67,7 +67,7 @@ def test_a_window_allows_the_rate_and_says_when_it_turns():
     verdicts = [ratelimit.hit(cache, "k", 3, 60, now=start_of_window + 15) for _ in range(5)]
     assert [v.allowed for v in verdicts] == [True, True, True, False, False]
     assert verdicts[-1].retry_after == 45
-    # Refused requests were not counted, and the next window starts afresh.
+    # The next window starts afresh, however many were refused.
     assert [ratelimit.hit(cache, "k", 3, 60, now=start_of_window + 60).allowed for _ in range(4)] == [True] * 3 + [False]
     assert ratelimit.retry_after_header(0.2) == "1" and ratelimit.retry_after_header(44.1) == "45"
 

@@ -12,8 +12,8 @@ request (6,000 floats at 6,000/min, read and written on every request).
 Windows are fixed (aligned on the epoch): a caller may spend one window's
 allowance at its end and the next one's at the start, so up to twice the rate
 can pass in a short burst across a boundary, never more; over any two windows
-the rate holds. A refused request is not counted (its increment is taken
-back), so a client that keeps retrying gets in again when the window turns.
+the rate holds. A client that keeps retrying gets in again when the window
+turns: a new window is a new counter.
 
 Counts are only as shared as the cache: a per-process cache (locmem) counts
 per process, which system check W005 reports (docs/checks.md).
@@ -80,7 +80,7 @@ def window(now, seconds):
 
 
 def hit(cache, key, limit, seconds, now=None):
-    """Count one request against ``limit`` per ``seconds`` for ``key``; refused requests are not counted."""
+    """Count one request against ``limit`` per ``seconds`` for ``key``: allowed while the window's count is within it."""
     now = clock() if now is None else now
     index, left = window(now, seconds)
     bucket = f"{key}:{seconds}:{index}"
@@ -94,10 +94,6 @@ def hit(cache, key, limit, seconds, now=None):
         return Verdict(True)
     if count <= limit:
         return Verdict(True)
-    try:
-        cache.decr(bucket)
-    except Exception:  # gone meanwhile (cache cleared, or down): nothing to take back
-        pass
     return Verdict(False, left)
 
 
