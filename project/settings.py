@@ -10,6 +10,7 @@ disabled. ``python -m project.demo_env`` writes the demo's .env.
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -71,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Sign-in lockout (django-axes): failed sign-ins per username and address, see below.
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -92,7 +95,28 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# First: refuses a locked-out sign-in (even with the right password) before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Sign-in lockout (docs/deploy.md, "Sign-in"): after AXES_FAILURE_LIMIT failed
+# sign-ins for one username from one address, that pair is refused for the
+# cool-off, right password or not, and each further try restarts the wait.
+# Per username *and* address: a whole school behind one NAT address is not
+# locked out by one pupil, and nobody elsewhere can lock a teacher out.
+# The counts live in the database (shared by every worker).
+AXES_FAILURE_LIMIT = env.int("DJANGO_AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("DJANGO_AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures are what the lockout needs; a row per successful sign-in would grow without bound.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "project.lockout.locked_out"
+# The address the throttles use too: REMOTE_ADDR, or behind DJANGO_NUM_PROXIES proxies the one they saw.
+AXES_CLIENT_IP_CALLABLE = "timeback_progress.ratelimit.client_ip"
 
 ROOT_URLCONF = "project.urls"
 
@@ -151,14 +175,16 @@ if REDIS_URL:
         "throttle": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
     }
 else:
-    CACHES = {
-        # A database cache is shared by every worker process, unlike locmem:
-        # the Timeback token is cached once for all of them.
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "timeback_cache"},
-        # API throttle counters: per process without Redis (a database cache
-        # would cost queries on every request).
-        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "timeback-throttle"},
-    }
+    # A database cache is shared by every worker process, unlike locmem: the
+    # Timeback token is cached once for all of them, and the throttles count
+    # once for all of them (locmem would multiply every rate by the number of
+    # workers; check timeback_progress.W005). It costs a few queries per
+    # throttled request: Redis (REDIS_URL) is the faster shared cache.
+    # One table (manage.py createcachetable), with room for a school's
+    # throttle counts before it is culled (Django's default keeps 300 rows).
+    _database_cache = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "timeback_cache",
+                       "OPTIONS": {"MAX_ENTRIES": 20_000}}
+    CACHES = {"default": _database_cache, "throttle": dict(_database_cache)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -191,10 +217,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {
-        "timeback_write": env("TIMEBACK_API_WRITE_RATE", default="6000/min"),
-        "timeback_read": env("TIMEBACK_API_READ_RATE", default="6000/min"),
-    },
+    # Behind a proxy: how many proxies set X-Forwarded-For (the throttles and
+    # the sign-in lockout then count the address the outermost one saw).
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=None),
 }
 SPECTACULAR_SETTINGS = {
     # Swagger UI from the drf-spectacular-sidecar package: no CDN.
@@ -216,6 +241,12 @@ TIMEBACK_PROGRESS = {
     "SENSOR": env("TIMEBACK_SENSOR", default="http://localhost:8000"),
     "SYNC_ENABLED": env.bool("TIMEBACK_SYNC_ENABLED", default=False),
     "API_THROTTLE_CACHE": "throttle",
+    # The app's rates (docs/api.md, "Throttling") unless set here or in TIMEBACK_PROGRESS_EXTRA.
+    "THROTTLE_RATES": {
+        scope: env(variable) for scope, variable in (("timeback_write", "TIMEBACK_API_WRITE_RATE"),
+                                                     ("timeback_read", "TIMEBACK_API_READ_RATE"))
+        if env(variable, default="")
+    },
     # Any other key of the settings dict, as JSON, e.g. '{"BATCH_SIZE": 200}'.
     **env.json("TIMEBACK_PROGRESS_EXTRA", default={}),
 }

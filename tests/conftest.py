@@ -20,3 +20,11 @@ def _fresh_local_caches(settings):
     for alias, config in settings.CACHES.items():
         if config["BACKEND"].endswith("LocMemCache"):
             caches[alias].clear()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_windows_hold_still(monkeypatch):
+    """Throttles count in fixed windows: a test's few requests must not straddle a window's turn."""
+    from timeback_progress import ratelimit
+
+    monkeypatch.setattr(ratelimit, "clock", lambda: 86400 * 20_000 + 10.0)

@@ -567,9 +567,10 @@ def test_writes_are_throttled(api_world, client_for, monkeypatch):
     assert client.get(url("student-progress", w.ann.sourced_id)).status_code == 200  # reads have their own scope
 
 
-def test_unconfigured_scope_is_not_throttled(api_world, client_for, monkeypatch):
+def test_a_scope_set_to_none_is_not_throttled(api_world, client_for, monkeypatch):
+    """None turns a scope off; a scope left out gets the app's default rate (tests/test_throttles.py)."""
     w = api_world
-    monkeypatch.setattr(TimebackWriteThrottle, "THROTTLE_RATES", {})
+    monkeypatch.setattr(TimebackWriteThrottle, "THROTTLE_RATES", {"timeback_write": None})
     client = client_for(w.ann.user)
     assert {start(client, w.ann, w.quiz).status_code for _ in range(3)} == {201}
 

@@ -164,3 +164,57 @@ def check_database(app_configs=None, **kwargs):
             id="timeback_progress.E009",
         )
     ]
+
+
+# Cache backends whose counts are not shared between processes: per process
+# (local memory), or nothing at all (the dummy cache never holds a count).
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+API_SCOPES = ("timeback_write", "timeback_service", "timeback_read")
+
+
+@register(Tags.compatibility, Tags.caches)
+def check_throttles(app_configs=None, **kwargs):
+    """E011: a throttle cache or rate every request would fail on; W005: counts kept per process.
+
+    A per-process count multiplies every rate by the number of worker
+    processes (four gunicorn workers: four times the rate), and the dummy
+    cache counts nothing. Only with DEBUG off: runserver is one process.
+    """
+    from django.conf import settings
+    from rest_framework.settings import api_settings
+
+    from .ratelimit import parse_rate, rates
+
+    errors = []
+    alias = app_settings.API_THROTTLE_CACHE
+    if not isinstance(app_settings.THROTTLE_RATES, dict):
+        errors.append(Error(f"{SETTINGS_NAME}['THROTTLE_RATES'] must be a dict of scope: rate.", id="timeback_progress.E011"))
+    unknown = sorted(set(app_settings.THROTTLE_RATES) - set(DEFAULTS["THROTTLE_RATES"])) if isinstance(
+        app_settings.THROTTLE_RATES, dict) else []
+    if unknown:
+        errors.append(Error(
+            f"Unknown throttle scopes in {SETTINGS_NAME}['THROTTLE_RATES']: {', '.join(map(repr, unknown))}.",
+            hint=f"The scopes are: {', '.join(DEFAULTS['THROTTLE_RATES'])}.", id="timeback_progress.E011",
+        ))
+    drf = {s: r for s, r in (api_settings.DEFAULT_THROTTLE_RATES or {}).items() if s in API_SCOPES}
+    for where, given in ((f"{SETTINGS_NAME}['THROTTLE_RATES']", rates()), ("DEFAULT_THROTTLE_RATES", drf)):
+        for scope, rate in given.items():
+            try:
+                parse_rate(rate)
+            except ValueError as exc:
+                errors.append(Error(f"Throttle rate of {scope!r} in {where}: {exc}", id="timeback_progress.E011"))
+    if alias not in settings.CACHES:
+        errors.append(Error(
+            f"{SETTINGS_NAME}['API_THROTTLE_CACHE'] is {alias!r}, which is not in CACHES: every throttled request would fail.",
+            hint=f"Use one of: {', '.join(settings.CACHES)}.", id="timeback_progress.E011",
+        ))
+    elif not settings.DEBUG and settings.CACHES[alias].get("BACKEND") in PER_PROCESS_CACHES:
+        errors.append(Warning(
+            f"The throttles count in the cache {alias!r} ({settings.CACHES[alias]['BACKEND'].rsplit('.', 1)[-1]}), "
+            "which is not shared between processes: with several worker processes each one counts alone, "
+            "so every rate is multiplied by their number.",
+            hint=f"Point {SETTINGS_NAME}['API_THROTTLE_CACHE'] at a cache every process shares (Redis, Memcached, "
+            "the database cache); silence this warning only if the site runs as one process.",
+            id="timeback_progress.W005",
+        ))
+    return errors

@@ -142,12 +142,30 @@ DEFAULTS = {
     # Days the class XP chart shows when no date range is chosen.
     "DASHBOARD_CHART_DAYS": 30,
     # REST API (timeback_progress.api): list page size, items per batch record
-    # call, the largest totalQuestions accepted, and the cache alias the
-    # throttles count in (a database cache costs queries on every request).
+    # call, the largest totalQuestions accepted, and the cache alias every
+    # throttle (API, dashboards, export) counts in: one all worker processes
+    # share (Redis, Memcached, the database), or each process counts alone (W005).
     "API_PAGE_SIZE": 50,
     "API_BATCH_LIMIT": 100,
     "API_MAX_QUESTIONS": 10_000,
     "API_THROTTLE_CACHE": "default",
+    # Requests per caller per window ("count/s|min|hour|day"; None: no limit),
+    # per signed-in user, per address for anyone else. Keys given replace these
+    # one by one; REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] wins for the API scopes.
+    # Why these numbers: docs/api.md, "Throttling".
+    "THROTTLE_RATES": {
+        # A student's app: a time report every 15 s is 4/min, plus starts and completions.
+        "timeback_write": "60/min",
+        # A server writing for a whole school through one account (timeback_progress.add_attempt):
+        # 4/min for each of 750 students timed at once.
+        "timeback_service": "3000/min",
+        # Reads: a page load of a learning app makes a handful at once.
+        "timeback_read": "120/min",
+        # Dashboard pages: a teacher clicking through filters, sorting and pages.
+        "timeback_dashboard": "120/min",
+        # The CSV export reads a whole class: a few courses in a row, not a loop.
+        "timeback_export": "10/min",
+    },
     # Students may record completed attempts themselves (record, record/batch);
     # by default only users holding timeback_progress.add_attempt may.
     "API_STUDENTS_MAY_RECORD": False,

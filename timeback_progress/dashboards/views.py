@@ -20,7 +20,7 @@ from django.views.generic import TemplateView
 from .. import permissions
 from ..conf import app_settings
 from ..models import Course, StudentProgress
-from . import display, queries, stuck
+from . import display, queries, stuck, throttling
 from .export import streaming_csv_response
 from .forms import CourseFilterForm, OverviewFilterForm
 
@@ -43,9 +43,14 @@ CSV_HEADER = [
 
 
 class DashboardMixin(LoginRequiredMixin):
-    """Login first; then the subclass's ``check_access`` (PermissionDenied -> 403)."""
+    """The rate first (a 429 page past it), then login, then the subclass's ``check_access`` (PermissionDenied -> 403)."""
+
+    throttle_scope = "timeback_dashboard"
 
     def dispatch(self, request, *args, **kwargs):
+        refused = throttling.refusal(request, self.throttle_scope)
+        if refused is not None:
+            return refused
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.check_access(request, **kwargs)
@@ -139,7 +144,9 @@ class CourseOverviewView(CourseAccessMixin, FormErrorsAre400, TemplateView):
 
 
 class CourseExportView(CourseAccessMixin, View):
-    """The overview as a streamed CSV (same filters and sort, every page)."""
+    """The overview as a streamed CSV (same filters and sort, every page); its own, lower rate."""
+
+    throttle_scope = "timeback_export"
 
     def get(self, request, course_pk):
         form = OverviewFilterForm(request.GET)
