@@ -544,3 +544,20 @@ def test_student_chart_fills_days_between_activity(client, klass):
     assert chart["labels"][-1] == timezone.localdate().isoformat()
     assert chart["xp"] == [12.5, 0, 0, 20.0]
     assert chart["cumulative"] == [12.5, 12.5, 12.5, 32.5]
+
+
+def test_abandoned_runs_read_as_abandoned_and_attempts_as_timeback_counts_them(client, klass, admin_client):
+    """A run left open while the student started another: 'abandoned' on the student page and in the admin."""
+    from timeback_progress.gradebook import attempts
+
+    attempts.start_attempt(klass["ada"], klass["quiz"])  # left
+    run = attempts.start_attempt(klass["ada"], klass["quiz"])
+    attempts.complete_attempt(run, total_questions=10, correct_questions=10)
+    client.force_login(klass["teacher"])
+    page = client.get(url("student-detail", klass["course"], klass["ada"]))
+    rows = {a.pk: a for a in page.context["attempts"]}
+    left = next(a for a in rows.values() if not a.is_completed and a.number == run.number - 1)
+    assert left.state == "abandoned" and 'data-state="abandoned">abandoned<' in page.content.decode()
+    assert rows[run.pk].attempt_number == Attempt.objects.filter(student=klass["ada"], activity=klass["quiz"], completed_at__isnull=False).count()
+    admin_page = admin_client.get("/admin/timeback_progress/attempt/").content.decode()
+    assert "abandoned" in admin_page
