@@ -232,6 +232,15 @@ def test_unknown_api_paths_are_a_json_404(api_world, client_for, path):
             assert response.status_code == 404 and response.json() == {"detail": "Not found."}
 
 
+def test_unknown_v1_paths_are_json_even_with_debug_on(api_world, client_for, settings):
+    settings.DEBUG = True  # Django's own 404 would be its technical page, listing the URLconf
+    client = client_for(api_world.ann.user)
+    response = client.get("/api/v1/attempts/abc/")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    hint = client.post("/api/v1/attempts")  # Django would redirect (and drop the body), or in DEBUG raise
+    assert hint.status_code == 404 and "trailing slash: /api/v1/attempts/" in hint.json()["detail"]
+
+
 def test_unknown_paths_elsewhere_keep_djangos_page(client):
     response = client.get("/progress/nothing/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")

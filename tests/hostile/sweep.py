@@ -5,10 +5,11 @@ an API answer under ``/api/v1/`` that is not JSON (unless the client asked
 for HTML), a refused write that changed a row, or a read that changed one.
 
 Cost is spent where code reads input: the first role a page is for that gets
-past its access checks sends every parameter the app's code reads, one at a
-time, with every hostile value; parameters only Django's machinery reads,
-and the other roles, get a sample (every parameter at once). Headers are
-sent once per kind of view, as they are read before any view code.
+past its access checks sends every parameter the page reads one at a time,
+with every hostile value for those the app's code reads and a sample for those
+only Django's machinery reads; every role also sends every parameter known
+anywhere at once, with a sample. Headers are sent once per kind of view, as
+they are read before any view code.
 """
 
 import json
@@ -118,20 +119,26 @@ class Sweep:
         base_fields = self.world.base_query(route)
         base = urlencode(base_fields)
         everything = sorted((set(own) | set(generic) | self.app_keys) - set(base_fields))
-        rest = [k for k in everything if k not in own]  # no own key in it: a refused one would mask the rest
         full = self.full_role(path, base)
         for role in self.world.ROLES:
             reached = role == full or self.request(role, "GET", path, base).status in (200, 400)
-            keys = rest if role == full else everything
             for value in values.SAMPLE_QUERY_VALUES if reached else values.SAMPLE_QUERY_VALUES[:2]:
-                self.request(role, "GET", path, "&".join([base, *(f"{quote(k)}={value}" for k in keys)]))
+                self.request(role, "GET", path, "&".join([base, *(f"{quote(k)}={value}" for k in everything)]))
         if full is None:
             return
-        for key in own:
-            others = urlencode({k: v for k, v in base_fields.items() if k != key})
-            k = quote(key)
-            for value in [*values.QUERY_VALUES, f"1&{k}=abc&{k}="]:  # the last: an array where one value is read
-                self.request(full, "GET", path, "&".join(filter(None, [others, f"{k}={value}"])))
+        # One key at a time: a refused key (``_to_field=x`` is a 400) would hide what the others do.
+        # Django's keys of an admin page other than a changelist (whose filters are the model's):
+        # the same code for every model, swept on the first page of each kind.
+        kind = ("generic", route.name.rsplit("_", 1)[-1])
+        if route.model_admin is not None and not route.name.endswith("_changelist"):
+            generic = [] if kind in self.families else generic
+            self.families.add(kind)
+        for keys, hostile in ((own, values.QUERY_VALUES), (generic, values.GENERIC_QUERY_VALUES)):
+            for key in keys:
+                others = urlencode({k: v for k, v in base_fields.items() if k != key})
+                k = quote(key)
+                for value in [*hostile, f"1&{k}=abc&{k}="]:  # the last: an array where one value is read
+                    self.request(full, "GET", path, "&".join(filter(None, [others, f"{k}={value}"])))
 
     def path_pass(self, route, real):
         role = self.world.full_roles(route.fill(real))[0]
