@@ -14,7 +14,7 @@ unknown path) are JSON too; other paths get Django's pages::
 """
 
 from django.http import JsonResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -26,8 +26,21 @@ def _json(status, detail):
 
 @csrf_exempt  # writes nothing; a POST to an unknown path is a 404, not a CSRF page
 def not_found(request, *args, **kwargs):
-    """``{"detail": "Not found."}`` with status 404 (DRF's ``NotFound`` says the same)."""
+    """``{"detail": "Not found."}`` with status 404 (DRF's ``NotFound`` says the same).
+
+    This route matches paths without their trailing slash too (Django's
+    ``APPEND_SLASH`` redirect would drop a POST's body): the answer says so.
+    """
+    if not request.path.endswith("/") and _is_endpoint(request.path_info + "/"):
+        return _json(404, _("Not found. The path needs its trailing slash: %(path)s/") % {"path": request.path})
     return _json(404, _("Not found."))
+
+
+def _is_endpoint(path):
+    try:
+        return resolve(path).url_name != "not-found"
+    except Resolver404:
+        return False
 
 
 def api_prefix():
