@@ -66,13 +66,13 @@ class SafeQueryMixin:
             kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, **kwargs):  # Django 6 adds ``action_location``
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         if not all(is_pk_of(self.model, value) for value in selected):
             self.message_user(request, _("The selection names rows that do not exist. Nothing was changed."),
                               messages.WARNING)
             return None  # Django redirects back to the changelist
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, **kwargs)
 
     def get_changelist_instance(self, request):
         try:
