@@ -24,6 +24,7 @@ from django.core.signals import got_request_exception, request_finished, request
 from django.db import close_old_connections, connection, transaction
 
 APP = "timeback_progress"
+_savepoint = getattr(transaction, "savepoint_create", None) or transaction.savepoint  # renamed in Django 6.1
 
 
 def writes():
@@ -132,7 +133,7 @@ class Driver:
             captured["status"] = int(status.split()[0])
             captured["headers"] = {k.lower(): v for k, v in headers}
 
-        savepoint = transaction.savepoint()
+        savepoint = _savepoint()
         counted = method != "GET"  # reads are counted per route by the caller (the query is not free)
         before = writes() if counted else 0
         try:
