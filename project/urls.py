@@ -11,6 +11,13 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("progress/", include("timeback_progress.urls")),
     path("api/", include("timeback_progress.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # api_version: the API has one (v1/); fixed, so ?version= (drf-spectacular puts it in a header) is not read.
+    path("api/schema/", SpectacularAPIView.as_view(api_version="1"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# Django's own error answers (a bad Host, an unknown path) are JSON under /api/, pages elsewhere.
+handler400 = "timeback_progress.api.errors.bad_request"
+handler403 = "timeback_progress.api.errors.permission_denied"
+handler404 = "timeback_progress.api.errors.page_not_found"
+handler500 = "timeback_progress.api.errors.server_error"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _, ngettext
 from .. import xp as xp_rules
 from ..outbox import writing
 from ..gradebook import corrections, derivation
+from ..limits import parse_id
 from ..models import Attempt, Result, ResultCorrection, StudentProgress
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
 from .display import diff, minutes, pretty_json
@@ -117,7 +118,7 @@ class ResultAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         corrections = []
-        if str(object_id).isdigit():
+        if parse_id(object_id) is not None:  # not ``isdigit``: "²" is a digit int() refuses
             corrections = list(ResultCorrection.objects.filter(result_id=object_id).select_related("corrected_by"))
         for correction in corrections:
             correction.diff = diff(correction.before, correction.after)

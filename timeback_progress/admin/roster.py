@@ -4,6 +4,7 @@ precomputed rows), courses, enrollments and activities."""
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db.models import (
     DecimalField, Exists, FloatField, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value,
@@ -16,9 +17,10 @@ from django.utils.translation import gettext_lazy as _, ngettext
 
 from ..dashboards import export
 from .. import xp as xp_rules
+from ..limits import parse_id
 from ..outbox import held
 from ..models import Activity, Attempt, Course, DailyProgress, Enrollment, Result, Student, StudentProgress
-from .base import AdminMedia
+from .base import AdminMedia, AppModelAdmin
 from .display import minutes
 
 ATTEMPTS_PER_PAGE = 25
@@ -26,7 +28,12 @@ CHART_DAYS = 365
 
 
 class CourseFilter(admin.SimpleListFilter):
-    """Students enrolled in, or with progress in, a course."""
+    """Students enrolled in, or with progress in, a course.
+
+    A value that is not a course id (``abc``, 25 digits, ``²``) is what Django's
+    own filters do with a bad value: ``IncorrectLookupParameters``, which the
+    changelist answers with its ``?e=1`` redirect.
+    """
 
     title = _("course")
     parameter_name = "course"
@@ -35,9 +42,11 @@ class CourseFilter(admin.SimpleListFilter):
         return [(str(pk), title) for pk, title in Course.objects.order_by("title").values_list("pk", "title")]
 
     def queryset(self, request, queryset):
-        course_id = self.value()
-        if not course_id:
+        if not self.value():
             return queryset
+        course_id = parse_id(self.value())
+        if course_id is None:
+            raise IncorrectLookupParameters(_("The course filter takes a course id."))
         return queryset.filter(
             Q(Exists(Enrollment.objects.filter(student=OuterRef("pk"), course_id=course_id)))
             | Q(Exists(StudentProgress.objects.filter(student=OuterRef("pk"), course_id=course_id)))
@@ -87,8 +96,7 @@ def annotate_progress(queryset, course_id=None):
 
 
 def _course_param(request):
-    value = request.GET.get(CourseFilter.parameter_name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.GET.get(CourseFilter.parameter_name, ""))
 
 
 class IdentityLockMixin:
@@ -107,7 +115,7 @@ class IdentityLockMixin:
 
 
 @admin.register(Student)
-class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
+class StudentAdmin(IdentityLockMixin, AppModelAdmin):
     identity_fields = ("sourced_id",)
     list_display = ["__str__", "email_or_missing", "xp", "accuracy", "mastered", "active_minutes", "last_activity"]
     list_filter = [CourseFilter, EmailFilter, "is_active"]
@@ -194,7 +202,7 @@ class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        pk = Student._meta.pk.to_python(object_id) if str(object_id).isdigit() else None
+        pk = parse_id(object_id)
         if pk is not None:
             extra_context = {**self.student_context(request, pk), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -233,14 +241,14 @@ class StudentAdmin(IdentityLockMixin, admin.ModelAdmin):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(AppModelAdmin):
     list_display = ["title", "sourced_id", "subject", "grade", "total_xp", "masterable_units", "is_active"]
     list_filter = ["subject", "is_active"]
     search_fields = ["title", "sourced_id"]
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(AppModelAdmin):
     list_display = ["__str__", "course", "role", "student", "user", "is_active"]
     list_filter = ["role", "is_active"]
     list_select_related = ["course", "student", "user"]
@@ -250,7 +258,7 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(IdentityLockMixin, admin.ModelAdmin):
+class ActivityAdmin(IdentityLockMixin, AppModelAdmin):
     identity_fields = ("activity_id", "course", "line_item_sourced_id")
     list_display = ["name", "activity_id", "course", "subject", "expected_xp", "masterable_units", "is_graded", "is_active"]
     list_filter = ["subject", "is_graded", "is_active"]

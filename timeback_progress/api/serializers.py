@@ -7,7 +7,6 @@ within bounds, so a typo never becomes XP. Domain rules beyond the shape
 
 import copy
 import math
-from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -16,10 +15,11 @@ from rest_framework.settings import api_settings
 from .. import xp as xp_rules
 from ..gradebook import attempts, corrections
 from ..conf import app_settings
+from ..limits import CLOCK_SKEW
 from ..models import ResultCorrection, ScoreStatus
+from .fields import TimestampField
 
 MAX_SECONDS = attempts.MAX_SECONDS_PER_CALL
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -125,8 +125,8 @@ class CompleteSerializer(FlatSerializer):
 class RecordSerializer(StartAttemptSerializer, CompleteSerializer):
     """A completed attempt in one call: start and completion fields together."""
 
-    startedAt = serializers.DateTimeField(required=False, help_text="Defaults to completedAt.")
-    completedAt = serializers.DateTimeField(required=False, help_text="Defaults to now (backfills give it).")
+    startedAt = TimestampField(required=False, help_text="Defaults to completedAt.")
+    completedAt = TimestampField(required=False, help_text="Defaults to now (backfills give it).")
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

@@ -1,8 +1,13 @@
-"""API routes; include with ``path("api/", include("timeback_progress.api.urls"))``."""
+"""API routes; include with ``path("api/", include("timeback_progress.api.urls"))``.
 
-from django.urls import path
+Ids are ``<int:…>``, so ``attempts/abc/`` matches no route; the last route
+answers every unmatched ``v1/`` path with the API's JSON 404 (Django's own
+404 page is HTML, and with ``DEBUG`` on it lists the URLconf).
+"""
 
-from . import corrections, views
+from django.urls import path, re_path
+
+from . import corrections, errors, views
 
 app_name = "timeback_progress_api"
 
@@ -16,4 +21,5 @@ urlpatterns = [
     path("v1/attempts/<int:pk>/corrections/", corrections.AttemptCorrectionsView.as_view(), name="attempt-corrections"),
     path("v1/students/<str:sourced_id>/progress/", views.StudentProgressView.as_view(), name="student-progress"),
     path("v1/courses/<str:sourced_id>/students/", views.CourseStudentsView.as_view(), name="course-students"),
+    re_path(r"^v1/", errors.not_found, name="not-found"),  # last: anything else under v1/
 ]

@@ -18,6 +18,7 @@ from ..dashboards.queries import class_rows, filter_rows, sort_rows
 from ..models import Activity, Attempt, Course, Student
 from ..outbox import held
 from . import idempotency, permissions, serializers
+from .fields import check_time_totals
 from .parsers import StrictJSONParser
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
 
@@ -179,9 +180,11 @@ class AttemptTimeView(AttemptWriteView):
         data = self.validated(serializers.TimeSerializer).validated_data
 
         def perform():
+            attempt = self.attempt(pk, lock=True)  # permissions and the service's row lock in one query
+            check_time_totals(attempt, data["activeSeconds"], data["inactiveSeconds"])
             attempt = call_service(
                 attempts.add_time,
-                self.attempt(pk, lock=True),  # permissions and the service's row lock in one query
+                attempt,
                 active_seconds=data["activeSeconds"],
                 inactive_seconds=data["inactiveSeconds"],
                 locked=True,
@@ -198,6 +201,8 @@ class AttemptCompleteView(AttemptWriteView):
 
         def perform():
             attempt = self.attempt(pk, lock=True)
+            if attempt.completed_at is None:  # a completed one is the service's 409
+                check_time_totals(attempt, kwargs["active_seconds"], kwargs["inactive_seconds"])
             attempt = call_service(attempts.complete_attempt, attempt, locked=True, **kwargs)
             return status.HTTP_200_OK, serializers.AttemptSerializer(attempt).data
 

@@ -36,11 +36,22 @@ def escape_cell(value):
     if isinstance(value, (int, float, Decimal)):
         return str(value)
     if isinstance(value, datetime):
-        return (timezone.localtime(value) if timezone.is_aware(value) else value).isoformat(timespec="seconds")
+        return _timestamp(value)
     text = str(value)
     if text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+def _timestamp(moment):
+    """ISO 8601 in local time; in UTC if local time is past Python's range (a stored year 1 or 9999),
+    so one such row cannot break a download half-way (the stream has started: no error page then)."""
+    if timezone.is_aware(moment):
+        try:
+            moment = timezone.localtime(moment)
+        except OverflowError:
+            pass
+    return moment.isoformat(timespec="seconds")
 
 
 class _Echo:

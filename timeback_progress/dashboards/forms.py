@@ -2,18 +2,39 @@
 that says what was wrong), never guessed."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ..limits import EARLIEST_DATE, LATEST_DATE
 from ..subjects import SUBJECT_CHOICES, SubjectChoiceField
 from .queries import SORTS
+
+
+class BoundedDateField(forms.DateField):
+    """A date within ``limits.EARLIEST_DATE``..``LATEST_DATE``.
+
+    Year 1 and year 9999 parse as dates, but the day arithmetic after them
+    (a day added, a time zone applied) overflows: such dates are refused here.
+    """
+
+    widget = forms.DateInput(attrs={"type": "date", "min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()})
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValidationError(
+                _("Enter a date between %(earliest)s and %(latest)s."),
+                code="out_of_range",
+                params={"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()},
+            )
 
 
 class OverviewFilterForm(forms.Form):
     """The course overview's (and its CSV export's) search, dates, stuck flag and sort."""
 
     q = forms.CharField(required=False, max_length=100, label=_("Search by name"))
-    start = forms.DateField(required=False, label=_("Active from"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, label=_("Active until"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = BoundedDateField(required=False, label=_("Active from"))
+    end = BoundedDateField(required=False, label=_("Active until"))
     stuck = forms.BooleanField(required=False, label=_("Stuck only"))
     sort = forms.ChoiceField(
         required=False,

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from .. import xp as xp_rules
 from ..conf import app_settings
+from ..limits import EARLIEST_DATE, LATEST_DATE
 from ..models import ActivityProgress, Attempt, DailyProgress, Enrollment, Student, StudentProgress
 from . import stuck
 from .display import duration, percent
@@ -88,9 +89,19 @@ def class_rows(course, now=None):
     )
 
 
+def clamp_day(day):
+    """``day`` within ``limits.EARLIEST_DATE``..``LATEST_DATE`` (None stays None).
+
+    The forms refuse dates outside; this keeps the day arithmetic of any other
+    caller (a day added, a time zone applied) away from year 1 and 9999.
+    """
+    return None if day is None else min(max(day, EARLIEST_DATE), LATEST_DATE)
+
+
 def day_bounds(start, end):
     """Aware datetimes covering local days ``start``..``end`` (either may be None)."""
     tz = timezone.get_current_timezone()
+    start, end = clamp_day(start), clamp_day(end)
     low = timezone.make_aware(dt.datetime.combine(start, dt.time.min), tz) if start else None
     high = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min), tz) if end else None
     return low, high
@@ -213,15 +224,20 @@ def student_attempts(student, course):
 
 
 def chart_range(start, end, today=None):
-    """The days the class chart covers: the chosen range, else the last N days."""
-    today = today or timezone.localdate()
+    """The days the class chart covers: the chosen range, else the last N days.
+
+    Always within ``limits.EARLIEST_DATE``..``LATEST_DATE``, so subtracting the
+    span never runs past year 1.
+    """
+    today = clamp_day(today or timezone.localdate())
+    start, end = clamp_day(start), clamp_day(end)
     span = dt.timedelta(days=app_settings.DASHBOARD_CHART_DAYS - 1)
     if start and end:
         return start, end
     if start:
         return start, max(start, today)
     end = end or today
-    return end - span, end
+    return (end - span if end - EARLIEST_DATE > span else EARLIEST_DATE), end
 
 
 def class_xp_per_day(course, start, end):

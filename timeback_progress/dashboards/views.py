@@ -9,7 +9,7 @@ validated by ``forms``.
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 
 from .. import permissions
 from ..conf import app_settings
+from ..limits import MAX_ID
 from ..models import Course, StudentProgress
 from . import display, queries, stuck, throttling
 from .export import streaming_csv_response
@@ -68,6 +69,8 @@ class CourseAccessMixin(DashboardMixin):
     """
 
     def check_access(self, request, course_pk, **kwargs):
+        if course_pk > MAX_ID:  # no such row; SQLite cannot even compare an integer that large
+            raise Http404
         if not permissions.can_view_course(request.user, course_pk):
             raise PermissionDenied(gettext("You do not teach this course."))
         self.course = get_object_or_404(Course, pk=course_pk)

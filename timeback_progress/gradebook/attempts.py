@@ -8,11 +8,12 @@ follows (``derivation``), adds its figures to the progress rows
 router's write database. A refusal raises ``AttemptError`` and writes nothing.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import limits
 from ..conf import app_settings
 
 from ..outbox import writing
@@ -25,9 +26,9 @@ from .locking import db_for_write, lock_attempt, lock_student
 TIME_REPORT_FIELDS = Attempt.TIME_REPORT_FIELDS
 MAX_SECONDS_PER_CALL = caliper.MAX_SECONDS_PER_METRIC  # one call never needs more than one event
 # An attempt's seconds, per kind, never exceed a week: far below the columns' range (2**31 - 1).
-MAX_SECONDS_PER_ATTEMPT = 7 * 86_400
+MAX_SECONDS_PER_ATTEMPT = limits.MAX_ATTEMPT_SECONDS
 # No attempt starts or ends before this (a back-dated year 1 breaks date arithmetic elsewhere).
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST = limits.EARLIEST_TIMESTAMP
 
 
 class AttemptError(Exception):
