@@ -29,6 +29,9 @@ class ApiSchema(AutoSchema):
         if not get_override(serializer, "description"):
             schema.pop("description", None)
         if direction == "request":
+            required_any = getattr(serializer, "schema_required_any", ())  # "give at least one of these"
+            if required_any:
+                schema["anyOf"] = [{"required": [name]} for name in required_any]
             for name, field in serializer.fields.items():
                 if isinstance(field, (ListSerializer, ListField)) and name in schema.get("properties", {}):
                     schema["properties"][name].update(list_bounds(field))

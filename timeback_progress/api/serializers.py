@@ -51,6 +51,7 @@ class StartAttemptSerializer(FlatSerializer):
 
 
 class TimeSerializer(FlatSerializer):
+    schema_required_any = ("activeSeconds", "inactiveSeconds")  # ApiSchema: the rule in validate()
     activeSeconds = seconds_field("Active seconds since the last report (added).")
     inactiveSeconds = seconds_field("Inactive seconds since the last report (added).")
 
@@ -63,7 +64,8 @@ class TimeSerializer(FlatSerializer):
 class CompleteSerializer(FlatSerializer):
     totalQuestions = StrictIntegerField(min_value=0, help_text="Questions in the attempt.")
     correctQuestions = StrictDecimalField(
-        max_digits=9, decimal_places=2, min_value=0, help_text="Correct answers; may be fractional (8.5)."
+        max_digits=9, decimal_places=2, min_value=0,
+        help_text="Correct answers; may be fractional (8.5); at most totalQuestions.",
     )
     activeSeconds = seconds_field("Final active seconds (added to those reported).")
     inactiveSeconds = seconds_field("Final inactive seconds (added to those reported).")
