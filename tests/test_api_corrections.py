@@ -421,8 +421,8 @@ def test_writes_and_reads_use_their_own_throttles(api_world, client_for, correct
     assert [client.get(url(graded.pk)).status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
-def test_schema_documents_the_endpoint(client_for):
-    schema = json.loads(client_for(None).get("/api/schema/", {"format": "json"}).content)
+def test_schema_documents_the_endpoint(client_for, corrector):
+    schema = json.loads(client_for(corrector).get("/api/schema/", {"format": "json"}).content)
     operations = schema["paths"]["/api/v1/attempts/{id}/corrections/"]
     assert {"200", "401", "403", "404"} <= set(operations["get"]["responses"])
     post_op = operations["post"]

@@ -169,6 +169,8 @@ DEFAULTS = {
     # Students may record completed attempts themselves (record, record/batch);
     # by default only users holding timeback_progress.add_attempt may.
     "API_STUDENTS_MAY_RECORD": False,
+    # True serves /api/schema/ and /api/docs/ to anyone; by default they need a signed-in user.
+    "API_SCHEMA_PUBLIC": False,
     # Roster import: teacher emails to host usernames when emails do not match.
     "ROSTER_USER_MAP": {},
     "ROSTER_PAGE_SIZE": 1000,

@@ -70,6 +70,8 @@ class AttemptCorrectionsView(WriteView):
 
     @extend_schema(
         summary="Correct a completed attempt's result (with a reason, audited)",
+        description="The result and the attempt's figures are re-derived, an audit row is written, the result "
+        "is sent to Timeback again, and a changed XP sends an ActivityEvent with the difference.",
         request=serializers.CorrectionRequestSerializer,
         responses={
             201: serializers.CorrectionCreatedSerializer,

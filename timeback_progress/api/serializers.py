@@ -1,12 +1,10 @@
 """Request and response shapes, in Timeback's camelCase vocabulary.
 
-Numbers are strict: JSON numbers only (no strings, no booleans), finite, and
-within bounds, so a typo never becomes XP. Domain rules beyond the shape
-(attempt state, XP) stay in ``gradebook``.
+The fields themselves, strict and truthfully documented, are in ``fields``.
+Domain rules beyond the shape (attempt state, XP) stay in ``gradebook``.
 """
 
 import copy
-import math
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -17,45 +15,13 @@ from ..gradebook import attempts, corrections
 from ..conf import app_settings
 from ..limits import CLOCK_SKEW
 from ..models import ResultCorrection, ScoreStatus
-from .fields import TimestampField
+from .fields import SourcedIdField, StrictChoiceField, StrictDecimalField, StrictIntegerField, TimestampField, printable
 
 MAX_SECONDS = attempts.MAX_SECONDS_PER_CALL
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer (``5`` or ``5.0``), never ``"5"``, ``true``, ``5.5`` or NaN."""
-
-    default_error_messages = {"invalid": "A JSON integer is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, float) and math.isfinite(data) and data.is_integer():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictDecimalField(serializers.DecimalField):
-    """A finite JSON number with at most ``decimal_places`` places (partial credit)."""
-
-    default_error_messages = {"invalid": "A finite JSON number is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            self.fail("invalid")
-        if isinstance(data, float) and not math.isfinite(data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 def seconds_field(help_text):
     return StrictIntegerField(min_value=0, max_value=MAX_SECONDS, default=0, help_text=help_text)
-
-
-class SourcedIdField(serializers.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 255)
-        super().__init__(**kwargs)
 
 
 class FlatSerializer(serializers.Serializer):
@@ -84,6 +50,7 @@ class StartAttemptSerializer(FlatSerializer):
 
 
 class TimeSerializer(FlatSerializer):
+    schema_required_any = ("activeSeconds", "inactiveSeconds")  # ApiSchema: the rule in validate()
     activeSeconds = seconds_field("Active seconds since the last report (added).")
     inactiveSeconds = seconds_field("Inactive seconds since the last report (added).")
 
@@ -96,7 +63,8 @@ class TimeSerializer(FlatSerializer):
 class CompleteSerializer(FlatSerializer):
     totalQuestions = StrictIntegerField(min_value=0, help_text="Questions in the attempt.")
     correctQuestions = StrictDecimalField(
-        max_digits=9, decimal_places=2, min_value=0, help_text="Correct answers; may be fractional (8.5)."
+        max_digits=9, decimal_places=2, min_value=0,
+        help_text="Correct answers; may be fractional (8.5); at most totalQuestions.",
     )
     activeSeconds = seconds_field("Final active seconds (added to those reported).")
     inactiveSeconds = seconds_field("Final inactive seconds (added to those reported).")
@@ -156,6 +124,11 @@ def record_kwargs(data):
 class RecordBatchSerializer(serializers.Serializer):
     items = RecordSerializer(many=True, allow_empty=False)
 
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["items"].max_length = app_settings.API_BATCH_LIMIT  # the setting now (the schema's maxItems)
+        return fields
+
     def validate_items(self, value):
         limit = app_settings.API_BATCH_LIMIT
         if len(value) > limit:
@@ -192,7 +165,7 @@ class AttemptSerializer(FlatSerializer):
     courseSourcedId = serializers.CharField(source="activity.course.sourced_id", read_only=True)
     status = serializers.SerializerMethodField()
     startedAt = serializers.DateTimeField(source="started_at", read_only=True)
-    completedAt = serializers.DateTimeField(source="completed_at", read_only=True)
+    completedAt = serializers.DateTimeField(source="completed_at", read_only=True, allow_null=True)
     activeSeconds = serializers.IntegerField(source="active_seconds", read_only=True)
     inactiveSeconds = serializers.IntegerField(source="inactive_seconds", read_only=True)
     totalQuestions = serializers.IntegerField(source="total_questions", read_only=True, allow_null=True)
@@ -309,20 +282,6 @@ CORRECTION_FIELDS = {
     "correctQuestions": "correct_questions",
     "masteredUnits": "mastered_units",
 }
-
-
-def printable(value, limit=50):
-    """Client input safe to echo in an error (a lone surrogate cannot be encoded as UTF-8)."""
-    return str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-class StrictChoiceField(serializers.ChoiceField):
-    """A JSON string among the choices (DRF's own would match ``str(data)``)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or data not in self.choice_strings_to_values:
-            self.fail("invalid_choice", input=printable(data))
-        return self.choice_strings_to_values[data]
 
 
 class CorrectionRequestSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from ..outbox import held
 from . import idempotency, permissions, serializers
 from .fields import check_time_totals
 from .parsers import StrictJSONParser
+from .schema import ApiSchema, ChallengeMixin
 from .throttling import TimebackReadThrottle, TimebackWriteThrottle
 
 MAX_PK = 2**63 - 1
@@ -52,9 +53,13 @@ class ErrorSerializer(drf_serializers.Serializer):
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     idempotency.HEADER,
-    OpenApiTypes.STR,
+    # What idempotency.get_key accepts: 1 to 255 printable ASCII characters (a header's
+    # surrounding spaces are not part of its value, so the key starts and ends with a visible one).
+    {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+     "pattern": r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"},
     OpenApiParameter.HEADER,
-    description="Retry-safe writes: a repeated request with the same key returns the first response.",
+    description="Retry-safe writes: a repeated request with the same key returns the first response "
+    "(1 to 255 printable ASCII characters).",
 )
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors; nothing was written."),
@@ -69,16 +74,18 @@ WRITE_ERRORS = {
 }
 
 
-def write_schema(request, response, summary, code=200):
+def write_schema(request, response, summary, code=200, description=None):
     return extend_schema(
         summary=summary,
+        description=description,
         request=request,
         responses={code: response, **WRITE_ERRORS},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
 
 
-class BaseView(APIView):
+class BaseView(ChallengeMixin, APIView):
+    schema = ApiSchema()
     permission_classes = [permissions.IsActiveUser]
     parser_classes = [StrictJSONParser]
 
@@ -235,7 +242,8 @@ class RecordBatchView(WriteView):
     """
 
     @write_schema(
-        serializers.RecordBatchSerializer, serializers.RecordBatchResponseSerializer, "Record completed attempts", 201
+        serializers.RecordBatchSerializer, serializers.RecordBatchResponseSerializer, "Record completed attempts", 201,
+        description="All or nothing: one bad item writes nothing. Item errors are keyed by the item's index.",
     )
     def post(self, request):
         items = self.validated(serializers.RecordBatchSerializer).validated_data["items"]
@@ -341,9 +349,10 @@ class CourseStudentsPagination(PageNumberPagination):
         return super().get_page_size(request)
 
 
-class CourseStudentsView(generics.ListAPIView):
+class CourseStudentsView(ChallengeMixin, generics.ListAPIView):
     """Students actively enrolled in a course with their figures there."""
 
+    schema = ApiSchema()
     permission_classes = [permissions.IsActiveUser]
     throttle_classes = [TimebackReadThrottle]
     serializer_class = serializers.CourseStudentSerializer
