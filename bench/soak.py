@@ -69,7 +69,8 @@ def options(argv=None):
     p.add_argument("--jitter-ms", type=int, default=40)
     p.add_argument("--kill-at", type=float, default=0.5, help="when to kill a qcluster, as a share of the run")
     p.add_argument("--restart-after", type=float, default=20.0, help="seconds until it is restarted (-1: never)")
-    p.add_argument("--drain-timeout", type=float, default=900.0, help="seconds to wait for the outbox to drain")
+    p.add_argument("--drain-timeout", type=float, default=1800.0,
+                   help="seconds to wait for the outbox to drain (a row that failed n times waits ~2^n s)")
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     p.add_argument("--database", default="soak", help="dropped and recreated on every run")
     p.add_argument("--redis", default="redis://127.0.0.1:6379")
@@ -262,7 +263,7 @@ def main(argv=None):
 
     call_command("migrate", verbosity=0)
     people = make_people(args)
-    procs, clusters, stop, notes = [], [], threading.Event(), {}
+    procs, clusters, stop, notes, load_done = [], [], threading.Event(), {}, threading.Event()
     try:
         procs.append(Proc("sandbox", [
             sys.executable, "manage.py", "timeback_sandbox", "--port", str(sandbox_port),
@@ -281,6 +282,8 @@ def main(argv=None):
               f"against gunicorn ({args.gunicorn_workers} workers) on :{app_port}", flush=True)
         book = soak_load.Book()
         meter = soak_report.Meter(gunicorn, clusters, procs[0])
+        pg = soak_report.PgSampler(load_done)
+        pg.start()
         began = time.monotonic()
         threads = soak_load.run_clients(f"http://127.0.0.1:{app_port}", people, minutes=args.minutes,
                                         report_every=args.report_every, seed=args.seed, book=book, stop=stop)
@@ -296,17 +299,19 @@ def main(argv=None):
                       f"completed, {book.done['attempts recorded']} recorded, outbox {soak_check.outbox_counts()}",
                       flush=True)
         load_seconds = time.monotonic() - began
+        load_done.set()
         killer.join(max(0.0, args.restart_after) + 30)
         meter.sample()
         print(f"clients done after {load_seconds:.0f}s; draining the outbox", flush=True)
         drained = drain(args.drain_timeout)
         sandbox = soak_check.sandbox_state(sandbox_url)
-        failed = soak_report.report(args, book, load_seconds, drained, sandbox, notes, meter, gunicorn, clusters)
+        failed = soak_report.report(args, book, load_seconds, drained, sandbox, notes, meter, pg, gunicorn, clusters)
     except KeyboardInterrupt:
         stop.set()
         failed = True
     finally:
         stop.set()
+        load_done.set()
         for proc in [*clusters, *reversed(procs)]:
             proc.stop()
         print(f"logs: {log_dir}")

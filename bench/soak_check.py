@@ -153,3 +153,15 @@ def rows_since(pks, since):
     last = rows.aggregate(last=Max("sent_at"), tries=Max("attempts"))
     after = f", the last sent {last['last'].timestamp() - since:.0f}s after the kill" if last["last"] else ""
     return f"{statuses or 'none'}, at most {last['tries'] or 0} tries{after}"
+
+
+def tries_by_kind():
+    """{kind: {tries: rows}}: how often rows had to be sent before one try got through."""
+    from django.db.models import Count
+
+    from timeback_progress.models import Delivery
+
+    found = {}
+    for kind, tries, n in Delivery.objects.values_list("kind", "attempts").annotate(n=Count("id")).order_by("kind", "attempts"):
+        found.setdefault(kind, {})[tries] = n
+    return found

@@ -2,6 +2,8 @@
 
 import os
 import re
+import threading
+from collections import Counter
 
 import soak_check
 from soak_load import percentile
@@ -83,6 +85,48 @@ class Meter:
         return busy / total if total else 0.0, total / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1)
 
 
+class PgSampler(threading.Thread):
+    """What this database's PostgreSQL backends are doing, five times a second.
+
+    pg_stat_statements needs a server restart to load, which a shared server
+    may not get; pg_stat_activity needs nothing. A backend is either running a
+    statement (on CPU, or waiting: for a row lock held by another transaction,
+    for the WAL to reach the disk, ...) or idle inside a transaction while the
+    app's Python works with its locks held.
+    """
+
+    def __init__(self, stop):
+        super().__init__(daemon=True)
+        self.stop, self.seen, self.samples = stop, Counter(), 0
+
+    def run(self):
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(0.2):
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+                    rows = cursor.fetchall()
+                self.samples += 1
+                for state, kind, event in rows:
+                    if state == "active":
+                        self.seen["running: on CPU" if kind is None else f"running, waiting: {kind}/{event}"] += 1
+                    elif state and state.startswith("idle in transaction"):
+                        self.seen["idle in transaction (the app works, locks held)"] += 1
+        finally:
+            connection.close()
+
+    def lines(self):
+        busy = sum(self.seen.values())
+        if not busy:
+            return []
+        head = (f"PostgreSQL backends of this database, {self.samples} samples: on average {busy / self.samples:.1f} "
+                "busy (in a statement or a transaction), of which:")
+        return [head] + [f"  {n / busy:5.1%} {what}" for what, n in self.seen.most_common(8)]
+
+
 def ms(seconds):
     return f"{seconds * 1000:7.0f}"
 
@@ -106,7 +150,7 @@ def latency_table(book, inside):
     return lines
 
 
-def report(args, book, load_seconds, drained, sandbox, notes, meter, gunicorn, clusters):
+def report(args, book, load_seconds, drained, sandbox, notes, meter, pg, gunicorn, clusters):
     """Print everything; True if the run failed (a 5xx, a dead/lost/undelivered row, a difference)."""
     failures = []
     served, five = book.served(), book.status_total(lambda c: c >= 500)
@@ -125,6 +169,8 @@ def report(args, book, load_seconds, drained, sandbox, notes, meter, gunicorn, c
     cpu = meter.cpu()
     print("CPU seconds over the load: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
           + f" (of {seconds * (os.cpu_count() or 1):.0f} available)")
+    for line in pg.lines():
+        print(line)
     print(f"\nrequests served: {served} in {load_seconds:.0f}s ({served / load_seconds:.1f}/s); 5xx: {five}; "
           f"refused (4xx other than 429): {refused}; throttled (429): {book.status_total(lambda c: c == 429)}; "
           f"connection failures: {conn}")
@@ -155,6 +201,8 @@ def report(args, book, load_seconds, drained, sandbox, notes, meter, gunicorn, c
     counts = soak_check.outbox_counts()
     print(f"\noutbox {'drained' if done else 'NOT drained'} {elapsed:.0f}s after the load: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for kind, tries in soak_check.tries_by_kind().items():
+        print(f"  tries per {kind} row: " + ", ".join(f"{k}: {v}" for k, v in tries.items()))
     dead, held = counts.get("dead", 0), counts.get("held", 0)
     waiting = sum(counts.get(s, 0) for s in ("pending", "retrying", "sending"))
     print(f"dead: {dead}, held: {held}, still pending/retrying/sending: {waiting}")
