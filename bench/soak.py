@@ -267,14 +267,14 @@ def main(argv=None):
     try:
         procs.append(Proc("sandbox", [
             sys.executable, "manage.py", "timeback_sandbox", "--port", str(sandbox_port),
-            "--client-id", "soak-client", "--client-secret", secret, "--fail-rate", str(args.fail_rate),
+            "--client-id", "soak-client", f"--client-secret={secret}", "--fail-rate", str(args.fail_rate),
             "--throttle-rate", str(args.throttle_rate), "--drop-rate", str(args.drop_rate),
             "--latency-ms", str(args.latency_ms), "--jitter-ms", str(args.jitter_ms), "--seed", str(args.seed),
         ], env=env, cwd=ROOT, log_dir=log_dir))
-        wait_port(sandbox_port, proc=procs[-1].popen)
+        wait_port(sandbox_port, proc=procs[-1])
         gunicorn = Proc("gunicorn", gunicorn_argv(args, app_port, log_dir), env=env, cwd=ROOT, log_dir=log_dir)
         procs.append(gunicorn)
-        wait_port(app_port, proc=gunicorn.popen)
+        wait_port(app_port, proc=gunicorn)
         warm_up(f"http://127.0.0.1:{app_port}", people["teacher_token"], args.gunicorn_workers)
         clusters.extend(start_cluster(n, env, log_dir) for n in range(1, args.qclusters + 1))
         time.sleep(2)
