@@ -79,8 +79,9 @@ def options(argv=None):
     p.add_argument("--extra", default="{}", help="TIMEBACK_PROGRESS_EXTRA for the app, as JSON")
     p.add_argument("--seed", type=int, default=17)
     args = p.parse_args(argv)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database) or args.database in ("postgres", "template0", "template1"):
-        p.error("--database must be a plain name of a database this script may drop")
+    if (not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database) or args.database in ("postgres", "template0", "template1")
+            or args.database == "test" or args.database.startswith("test_")):
+        p.error("--database must be a plain name of a database this script may drop (not a system or test database)")
     return args
 
 
@@ -248,10 +249,16 @@ def main(argv=None):
     args = options(argv)
     if importlib.util.find_spec("gunicorn") is None:
         sys.exit('gunicorn is not installed: pip install -e ".[test,bench]"')
+    try:
+        recreate_database(args)
+    except Exception as exc:  # noqa: BLE001 - any failure here means: no usable PostgreSQL
+        sys.exit(f"cannot recreate database {args.database!r} on {args.postgres}: {exc}")
+    try:
+        flush_redis(args)
+    except Exception as exc:  # noqa: BLE001
+        sys.exit(f"cannot reach Redis at {args.redis}/{args.redis_db}: {exc}")
     log_dir = tempfile.mkdtemp(prefix="soak-")
     print(f"logs: {log_dir}", flush=True)
-    recreate_database(args)
-    flush_redis(args)
     app_port, sandbox_port = free_port(), free_port()
     sandbox_url, secret = f"http://127.0.0.1:{sandbox_port}", secrets.token_urlsafe(24)
     env = {**os.environ, **app_environment(args, sandbox_url, app_port, secret, log_dir)}
