@@ -266,8 +266,16 @@ def test_concurrent_time_reports_add_up(course, via):
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers; the race needs row locks")
-    attempt = attempts.start_attempt(make_student(), make_activity(course))
-    token = Token.objects.create(user=make_user("app", is_staff=True)).key
+    from datetime import timedelta
+
+    from django.contrib.auth.models import Permission
+    from django.utils import timezone
+
+    # Started an hour ago: the 160 s reported fit the wall clock.
+    attempt = attempts.start_attempt(make_student(), make_activity(course), started_at=timezone.now() - timedelta(hours=1))
+    app = make_user("app")  # a service account: writes need the permission, not staff status
+    app.user_permissions.add(Permission.objects.get(codename="add_attempt", content_type__app_label="timeback_progress"))
+    token = Token.objects.create(user=app).key
     barrier = threading.Barrier(4)
     errors = []
 
