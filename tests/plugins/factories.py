@@ -42,9 +42,9 @@ def make_activity(course=None, **kw):
     return Activity.objects.create(**defaults)
 
 
-def enroll(course, *, student=None, user=None, role=None):
+def enroll(course, *, student=None, user=None, role=None, section=""):
     role = role or (Enrollment.Role.STUDENT if student else Enrollment.Role.TEACHER)
-    return Enrollment.objects.create(course=course, student=student, user=user, role=role)
+    return Enrollment.objects.create(course=course, student=student, user=user, role=role, class_sourced_id=section)
 
 
 def complete(student, activity, total=10, correct=8, active=300, inactive=0, **kw):
