@@ -37,6 +37,11 @@ class ApiSchema(AutoSchema):
                     schema["properties"][name].update(list_bounds(field))
         return schema
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # "Give at least one of these" needs a body: an absent one is refused like an empty one.
+        return schema, required or bool(getattr(serializer, "schema_required_any", ()))
+
 
 def list_bounds(field):
     """``minItems``/``maxItems`` for a list the server bounds (drf-spectacular leaves them out)."""

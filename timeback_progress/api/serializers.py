@@ -69,6 +69,11 @@ class CompleteSerializer(FlatSerializer):
     activeSeconds = seconds_field("Final active seconds (added to those reported).")
     inactiveSeconds = seconds_field("Final inactive seconds (added to those reported).")
 
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["totalQuestions"].max_value = app_settings.API_MAX_QUESTIONS  # the setting now (the schema's maximum)
+        return fields
+
     def validate_totalQuestions(self, value):
         limit = app_settings.API_MAX_QUESTIONS
         if value > limit:

@@ -2,9 +2,9 @@
 precomputed aggregates (reads). No XP or progress arithmetic happens here."""
 
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, generics, serializers as drf_serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -51,6 +51,20 @@ class ErrorSerializer(drf_serializers.Serializer):
     detail = drf_serializers.CharField()
 
 
+class BatchItemErrorsSerializer(drf_serializers.Serializer):
+    items = drf_serializers.DictField(
+        child=drf_serializers.JSONField(), help_text="The errors of each refused item, keyed by the item's index."
+    )
+
+
+# A batch's 403 and 404 name the refused items; the same statuses from the checks
+# before it (an inactive user) carry ``detail``.
+BATCH_REFUSAL = PolymorphicProxySerializer(
+    component_name="BatchRefusal", serializers=[ErrorSerializer, BatchItemErrorsSerializer],
+    resource_type_field_name=None,
+)
+
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     idempotency.HEADER,
     # What idempotency.get_key accepts: 1 to 255 printable ASCII characters (a header's
@@ -74,12 +88,12 @@ WRITE_ERRORS = {
 }
 
 
-def write_schema(request, response, summary, code=200, description=None):
+def write_schema(request, response, summary, code=200, description=None, errors=None):
     return extend_schema(
         summary=summary,
         description=description,
         request=request,
-        responses={code: response, **WRITE_ERRORS},
+        responses={code: response, **WRITE_ERRORS, **(errors or {})},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
 
@@ -103,15 +117,18 @@ class ReadView(BaseView):
     throttle_classes = [TimebackReadThrottle]
 
 
+RECORDING_IS_FOR_SERVICES = gettext_noop(
+    "Recording completed attempts is for service accounts (the timeback_progress.add_attempt "
+    "permission); start and complete the attempt instead."
+)
+
+
 def writable_student(user, sourced_id, *, record=False):
     student = Student.objects.filter(sourced_id=sourced_id, is_active=True).first()
     allowed = permissions.may_record_for if record else permissions.may_write_for
     if student is None or not allowed(user, student):
         if student is not None and record and permissions.may_write_for(user, student):
-            raise exceptions.PermissionDenied(gettext(
-                "Recording completed attempts is for service accounts (the timeback_progress.add_attempt "
-                "permission); start and complete the attempt instead."
-            ))
+            raise exceptions.PermissionDenied(gettext(RECORDING_IS_FOR_SERVICES))
         raise exceptions.NotFound(f"No active student {sourced_id!r} you may act for.")
     return student
 
@@ -243,7 +260,12 @@ class RecordBatchView(WriteView):
 
     @write_schema(
         serializers.RecordBatchSerializer, serializers.RecordBatchResponseSerializer, "Record completed attempts", 201,
-        description="All or nothing: one bad item writes nothing. Item errors are keyed by the item's index.",
+        description="All or nothing: one bad item writes nothing. Item errors are keyed by the item's index; "
+        "the status is the one the first refused item gets from attempt-record alone.",
+        errors={
+            403: OpenApiResponse(BATCH_REFUSAL, description="An item not allowed (not enrolled; not a service account)."),
+            404: OpenApiResponse(BATCH_REFUSAL, description="An item names an unknown, inactive or foreign student or activity."),
+        },
     )
     def post(self, request):
         items = self.validated(serializers.RecordBatchSerializer).validated_data["items"]
@@ -266,9 +288,12 @@ class RecordBatchView(WriteView):
         return idempotency.run(request, perform)
 
     def resolve(self, items):
-        """Look every student and activity up in two queries; unknown ones are item errors.
+        """Look every student and activity up in two queries; refused items are item errors.
 
-        Errors are keyed by item index, the shape DRF uses for the items' field errors.
+        Errors are keyed by item index, the shape DRF uses for the items' field
+        errors. The batch answers with the status the first refused item would
+        get from ``attempt-record`` alone (404 an unknown or foreign id, 403 not
+        enrolled or not a service account's call), so a client handles both the same way.
         """
         user = self.request.user
         students = Student.objects.filter(is_active=True, sourced_id__in={i["studentSourcedId"] for i in items})
@@ -280,22 +305,29 @@ class RecordBatchView(WriteView):
         enrolled = set() if permissions.is_service(user) else permissions.enrolled_pairs(
             (s.pk, a.course_id) for s in students.values() for a in activities.values()
         )
-        errors, pairs = {}, []
+        errors, pairs, first = {}, [], None
         for index, item in enumerate(items):
             student = students.get(item["studentSourcedId"])
             activity = activities.get(item["activityId"])
-            error = {}
-            if student is None or not permissions.may_record_for(user, student):
-                error["studentSourcedId"] = ["No active student you may record for."]
+            error, refusal = {}, None
+            if student is None or not permissions.may_write_for(user, student):
+                error["studentSourcedId"] = [gettext("No active student you may act for.")]
+                refusal = exceptions.NotFound
+            elif not permissions.may_record_for(user, student):
+                error["studentSourcedId"] = [gettext(RECORDING_IS_FOR_SERVICES)]
+                refusal = exceptions.PermissionDenied
             elif activity is not None and not permissions.is_service(user) and (student.pk, activity.course_id) not in enrolled:
-                error["activityId"] = ["The student is not actively enrolled in this activity's course."]
+                error["activityId"] = [gettext("The student is not actively enrolled in this activity's course.")]
+                refusal = exceptions.PermissionDenied
             if activity is None:
-                error["activityId"] = ["No active activity."]
+                error["activityId"] = [gettext("No active activity.")]
+                refusal = refusal or exceptions.NotFound
             if error:
                 errors[str(index)] = error
+                first = first or refusal
             pairs.append((item, student, activity))
         if errors:
-            raise exceptions.ValidationError({"items": errors})
+            raise first({"items": errors})
         return pairs
 
 
