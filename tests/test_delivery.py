@@ -425,3 +425,16 @@ def test_a_commit_that_writes_rows_asks_a_worker_to_deliver_them(live, course, m
     import_string(queued[0])()  # what the worker runs
     assert set(live.state.events) == expected_ids()
     assert not Delivery.objects.exclude(status="sent").exists()
+
+
+def test_a_retried_new_record_is_posted_again_not_put_first(live, course):
+    """A record Timeback has never acknowledged is POSTed on every try (409 -> PUT if an
+    earlier try did create it): a PUT first would only earn a 404 and a second request."""
+    make_attempts(course, 2)
+    live.state.faults.update({"queue": [{"status": 503, "retry_after": 0, "endpoint": "gradebook"}] * 3})
+    for _run in range(3):
+        Delivery.objects.filter(status="retrying").update(next_attempt_at=timezone.now())
+        sending.deliver_due()
+    assert not Delivery.objects.exclude(status="sent").exists()
+    assert Delivery.objects.filter(kind__in=["line_item", "result"], attempts__gt=1).exists()  # retried
+    assert live.state.snapshot_stats()["endpoints"]["gradebook"].get("not_found", 0) == 0

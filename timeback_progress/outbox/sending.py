@@ -162,7 +162,7 @@ def _put_all(pool, put, items, outcome):
             outcome.fail(row, outcome.stopped)
             return
         try:
-            put(body, create_first=row.attempts == 0 and bool(row.payload.get("create")))
+            put(body, create_first=bool(row.payload.get("create")))
         except errors.AuthError as exc:
             outcome.stop(exc)
             outcome.fail(row, exc)

@@ -211,7 +211,7 @@ def rows_for_attempts(changes):
         elif change.xp_before != item.xp_earned or change.mastered_before != item.mastered_units:
             rows.append(_correction_row(item, result, change, percent))
         if gradebook:
-            # A new result was never sent: the first try creates it (POST) instead of PUT -> 404 -> POST.
+            # A new result was never acknowledged: every try creates it (POST; 409 -> PUT) instead of PUT -> 404 -> POST.
             hint = {"create": True} if state == "created" else {}
             rows.append(Delivery(kind=Delivery.Kind.RESULT, key=result_key(result), result=result, attempt=item, payload=hint))
             if state == "updated":

@@ -160,7 +160,7 @@ class TimebackClient:
     def _upsert(self, collection, wrap_key, body, create_first=False):
         """PUT ``{collection}/{sourcedId}``; on 404 POST to the collection (the vendor's upsert).
 
-        ``create_first`` (for a record Timeback has never been sent) POSTs
+        ``create_first`` (for a record Timeback has not acknowledged yet; retries too) POSTs
         first and PUTs only on a 409, which halves the requests for new
         records. The body always carries our own sourcedId, so neither order
         can create a second record.
