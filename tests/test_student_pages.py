@@ -165,9 +165,12 @@ def pupil(lesson):
     ada.save()
     now = timezone.now()
     drill = make_activity(lesson["course"], name="Decimals drill", expected_xp=Decimal(20))
-    earlier = {
-        days: complete(ada, drill, total=10, correct=9, active=100, completed_at=now - dt.timedelta(days=days))
-        for days in (2, 5, 9)
+    earlier = {  # each a first attempt, so each day has XP of its own
+        days: complete(
+            ada, make_activity(lesson["course"], name=f"Review {days}", expected_xp=Decimal(days * 2)),
+            total=10, correct=9, active=100, completed_at=now - dt.timedelta(days=days),
+        )
+        for days in (1, 2, 5, 9)
     }
     science = make_course(title="Science", masterable_units=4)
     enroll(science, student=ada)
@@ -191,7 +194,8 @@ def test_student_sees_their_own_figures(client, pupil):
     days = [(chart_day(a.completed_at)[0], a.xp_earned) for a in done]
     xp_today = sum((xp for day, xp in days if day == today), Decimal(0))
     xp_week = sum((xp for day, xp in days if sunday <= day <= today), Decimal(0))
-    assert xp_today == Decimal("12.50") + Decimal(10)  # the quiz (1.25x) and Cells (1x) today; the rest earlier
+    assert xp_today == Decimal("12.50") + Decimal(10)  # the quiz (1.25x) and Cells (1.25x) today; the rest earlier
+    assert all(run.xp_earned for run in pupil["earlier"].values())
     html = response.content.decode()
     assert f'data-figure="xp-today" title="{today:%m/%d/%Y}">{xp_today:,.1f}<' in html
     assert f'data-figure="xp-week">{xp_week:,.1f} ' in html and f"since {sunday:%m/%d/%Y}" in html
