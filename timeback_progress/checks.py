@@ -1,5 +1,6 @@
 """System checks for the ``TIMEBACK_PROGRESS`` settings (see docs/checks.md)."""
 
+import zoneinfo
 from urllib.parse import urlsplit
 
 from django.core.checks import Error, Tags, Warning, register
@@ -104,7 +105,29 @@ def check_settings(app_configs=None, **kwargs):
         )
     errors.extend(_check_subject_map(cfg["SUBJECT_MAP"]))
     errors.extend(_check_numbers(cfg))
+    errors.extend(_check_time_zone(cfg["DASHBOARD_TIME_ZONE"]))
     return errors
+
+
+def _check_time_zone(name):
+    """E012: a dashboard time zone every dashboard page would fail on (``display.dashboard_zone``)."""
+    if name is None:
+        return []
+    problem = None
+    if not isinstance(name, str) or not name:
+        problem = f"must be an IANA time zone name such as 'Europe/Madrid', or None, not {name!r}"
+    else:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problem = f"names no known time zone: {name!r}"
+    if problem is None:
+        return []
+    return [Error(
+        f"{SETTINGS_NAME}['DASHBOARD_TIME_ZONE'] {problem}.",
+        hint="Use a name from the IANA database (zoneinfo.available_timezones()), or None for the host's TIME_ZONE.",
+        id="timeback_progress.E012",
+    )]
 
 
 def _check_numbers(cfg):

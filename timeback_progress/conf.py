@@ -141,6 +141,9 @@ DEFAULTS = {
     "DASHBOARD_ATTEMPTS_PAGE_SIZE": 20,
     # Days the class XP chart shows when no date range is chosen.
     "DASHBOARD_CHART_DAYS": 30,
+    # The time zone dashboard pages show times in (an IANA name, "Europe/Madrid");
+    # None keeps the current zone: the host's TIME_ZONE, or one its middleware activated.
+    "DASHBOARD_TIME_ZONE": None,
     # REST API (timeback_progress.api): list page size, items per batch record
     # call, the largest totalQuestions accepted, and the cache alias every
     # throttle (API, dashboards, export) counts in: one all worker processes

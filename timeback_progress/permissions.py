@@ -56,3 +56,14 @@ def can_view_student(user, student, course=None):
     """True when ``user`` may see ``student`` (optionally: within ``course``)."""
     student_id = getattr(student, "pk", student)
     return students_for(user, course).filter(pk=student_id).exists()
+
+
+def student_for(user):
+    """The active ``Student`` who signs in as ``user``, or None: whose own progress ``user`` may see.
+
+    One query at most. A student sees their own page only: the teacher pages
+    above never admit them (a student is no teacher of their course).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return Student.objects.filter(user=user, is_active=True).first()

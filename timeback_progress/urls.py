@@ -1,13 +1,14 @@
-"""Teacher dashboards; include with ``path("progress/", include("timeback_progress.urls"))``."""
+"""Teacher dashboards and the student's own page; include with ``path("progress/", include("timeback_progress.urls"))``."""
 
 from django.urls import path
 
-from .dashboards import views
+from .dashboards import student_views, views
 
 app_name = "timeback_progress"
 
 urlpatterns = [
     path("", views.CourseListView.as_view(), name="course-list"),
+    path("me/", student_views.MyProgressView.as_view(), name="my-progress"),
     path("courses/<int:course_pk>/", views.CourseOverviewView.as_view(), name="course-overview"),
     path("courses/<int:course_pk>/export.csv", views.CourseExportView.as_view(), name="course-export"),
     path(

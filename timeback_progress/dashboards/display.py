@@ -6,10 +6,13 @@ render. Nothing in this module queries the database, except ``explain``,
 which asks the XP policy (``gradebook.derivation.evaluate``) why an attempt earned its XP.
 """
 
+import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import formats, timezone
+from django.utils.translation import gettext, pgettext
+
+from ..conf import app_settings
 
 from .. import xp as xp_rules
 from ..gradebook import derivation
@@ -93,25 +96,61 @@ def decorate(row, course, now, url_prefix=None):
     return row
 
 
+def decorate_own_course(course):
+    """Display values for one ``student_queries.own_courses`` row (the student's own page)."""
+    course.progress_percent = course_progress(course.mastered, course)
+    course.progress_bar = str(course.progress_percent or 0)  # an attribute: never localised
+    course.progress_display = progress_display(course.progress_percent)
+    course.xp_display = number(course.xp)
+    course.accuracy_display = number(course.accuracy, suffix="%")
+    course.active_display = duration(course.active)
+    return course
+
+
 def decorate_activity(row):
-    """Display values for one ``queries.activity_rows`` row."""
-    row["accuracy_display"] = number(row["accuracy"], suffix="%")
-    row["best_display"] = number(row["best"], suffix="%")
+    """Display values for one ``student_queries.activity_rows`` row.
+
+    An activity without questions (watched, read) reads as done, with its
+    time and XP: its accuracy and best are blank, never a 0% that looks like
+    a failure.
+    """
+    row["passive"] = not row["questions"]
+    row["accuracy_display"] = done_word() if row["passive"] else number(row["accuracy"], suffix="%")
+    row["best_display"] = "" if row["passive"] else number(row["best"], suffix="%")
     row["xp_display"] = number(row["xp"])
+    row["active_display"] = duration(row.get("active"))
     return row
 
 
+def done_word():
+    """What a completed attempt without questions shows where a score would be (one word, translated)."""
+    return pgettext("a watched or read activity, completed", "Done")
+
+
+def is_passive(attempt):
+    """A completed attempt with nothing to score: no questions, or a passive activity (``is_graded`` off)."""
+    return attempt.is_completed and (attempt.total_questions == 0 or not attempt.activity.is_graded)
+
+
 def decorate_attempt(attempt):
-    """Display values for one attempt row, and why it earned its XP."""
+    """Display values for one attempt row (its state, times, score), and why it earned its XP."""
+    attempt.passive = is_passive(attempt)
     attempt.reason = explain(attempt)
     attempt.get_state_display = attempt.State(attempt.state).label
-    attempt.completed_display = when(attempt.completed_at)
-    if attempt.total_questions is None:
-        attempt.correct_display = "–"
+    attempt.completed_display = local_datetime(attempt.completed_at)
+    attempt.started_display = local_datetime(attempt.started_at)
+    attempt.active_display = duration(attempt.active_seconds)
+    attempt.inactive_display = duration(attempt.inactive_seconds)
+    if attempt.passive:
+        attempt.correct_display = done_word()
+        attempt.accuracy_display = attempt.multiplier_display = ""
     else:
-        attempt.correct_display = f"{short_number(attempt.correct_questions or 0)} / {attempt.total_questions}"
-    attempt.accuracy_display = number(attempt.accuracy, suffix="%")
-    attempt.multiplier_display = "–" if attempt.multiplier is None else f"×{short_number(attempt.multiplier)}"
+        if attempt.total_questions is None:
+            attempt.correct_display = "–"
+        else:
+            attempt.correct_display = f"{short_number(attempt.correct_questions or 0)} / {attempt.total_questions}"
+        attempt.accuracy_display = number(attempt.accuracy, suffix="%")
+        attempt.multiplier_display = "–" if attempt.multiplier is None else f"×{short_number(attempt.multiplier)}"
     attempt.expected_display = short_number(attempt.activity.expected_xp)
     attempt.xp_display = short_number(attempt.xp_earned)
     return attempt
@@ -127,6 +166,28 @@ def time_split(active, inactive):
     }
 
 
+def local_datetime(value):
+    """``value`` in the current time zone, in the active locale's short date-time format (None stays None).
+
+    The format is the locale's (``SHORT_DATETIME_FORMAT``), never written
+    here: a page shows one date format per language.
+    """
+    if value is None:
+        return None
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def dashboard_zone():
+    """The zone dashboard pages show times in: ``DASHBOARD_TIME_ZONE``, or None to keep the current one.
+
+    None leaves whatever zone is active (the host's ``TIME_ZONE``, or the one
+    the host's own middleware activated for the user). checks.py refuses an
+    unknown name (E012), so ``ZoneInfo`` finds it here.
+    """
+    name = app_settings.DASHBOARD_TIME_ZONE
+    return zoneinfo.ZoneInfo(name) if name else None
+
+
 def explain(attempt):
     """Why ``attempt`` earned its XP, in the words of the XP policy."""
     if not attempt.is_completed:
@@ -135,6 +196,8 @@ def explain(attempt):
         return gettext("In progress: XP is awarded on completion.")
     if attempt.xp_override is not None:
         return gettext("Set to %(xp)s XP by an admin correction.") % {"xp": attempt.xp_override}
+    if is_passive(attempt):
+        return gettext("Done: an activity without questions (watched or read), so it has no accuracy; its time counts.")
     try:
         return getattr(derivation.evaluate(attempt), "reason", "")
     except ValueError as exc:  # inputs the rules refuse; say so rather than crash the page

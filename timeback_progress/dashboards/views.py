@@ -6,11 +6,13 @@ from ``queries``, their display values from ``display``, the query strings are
 validated by ``forms``.
 """
 
+from contextlib import nullcontext
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _
@@ -19,9 +21,10 @@ from django.views.generic import TemplateView
 
 from .. import permissions
 from ..conf import app_settings
+from ..gradebook import progress as progress_rows
 from ..limits import MAX_ID
 from ..models import Course, StudentProgress
-from . import display, queries, stuck, throttling
+from . import display, forbidden, queries, student_queries, stuck, throttling
 from .export import streaming_csv_response
 from .forms import CourseFilterForm, OverviewFilterForm
 
@@ -44,7 +47,14 @@ CSV_HEADER = [
 
 
 class DashboardMixin(LoginRequiredMixin):
-    """The rate first (a 429 page past it), then login, then the subclass's ``check_access`` (PermissionDenied -> 403)."""
+    """The rate first (a 429 page past it), then login, then the subclass's ``check_access``.
+
+    ``check_access`` raises PermissionDenied (the styled 403 page,
+    ``forbidden.html``, says why) or returns a response to send instead (a
+    redirect), else None. The page renders in the dashboards' time zone
+    (``DASHBOARD_TIME_ZONE``): rendered here, inside the zone, rather than by
+    the handler after the view returns.
+    """
 
     throttle_scope = "timeback_dashboard"
 
@@ -54,8 +64,15 @@ class DashboardMixin(LoginRequiredMixin):
             return refused
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.check_access(request, **kwargs)
-        return super().dispatch(request, *args, **kwargs)
+        zone = display.dashboard_zone()
+        with timezone.override(zone) if zone else nullcontext():
+            try:
+                response = self.check_access(request, **kwargs) or super().dispatch(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                response = forbidden.response(request, exc)
+            if hasattr(response, "render"):
+                response.render()
+        return response
 
     def check_access(self, request, **kwargs):
         raise NotImplementedError
@@ -93,6 +110,8 @@ class CourseListView(DashboardMixin, FormErrorsAre400, TemplateView):
     def check_access(self, request, **kwargs):
         user = request.user
         if not user.is_staff and not permissions.courses_for(user).exists():
+            if permissions.student_for(user) is not None:  # a student's dashboards: their own page
+                return redirect("timeback_progress:my-progress")
             raise PermissionDenied(gettext("Only teachers and staff can see the dashboards."))
 
     def get_context_data(self, **kwargs):
@@ -185,7 +204,7 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
         course = self.course
         student = get_object_or_404(queries.enrolled_students(course), pk=student_pk)
         progress = StudentProgress.objects.filter(student=student, course=course).first()
-        activities = [display.decorate_activity(row) for row in queries.activity_rows(student, course)]
+        activities = [display.decorate_activity(row) for row in student_queries.activity_rows(student, course)]
         paginator = Paginator(queries.student_attempts(student, course), app_settings.DASHBOARD_ATTEMPTS_PAGE_SIZE)
         if progress is not None:
             paginator.count = progress.attempts_count  # maintained with the attempts: no COUNT over them
@@ -204,6 +223,7 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
                 progress.active_seconds if progress else 0, progress.inactive_seconds if progress else 0
             ),
             chart=queries.student_xp_per_day(student, course),
+            chart_zone=str(progress_rows.CHART_TZ()),
             page=page,
             attempts=page.object_list,
             query=querystring(self.request),
