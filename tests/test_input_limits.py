@@ -297,3 +297,22 @@ def test_a_time_report_past_the_attempts_cap_is_a_400_and_changes_nothing(api_wo
 def test_the_schema_ignores_a_version_parameter(client_for, api_world):
     response = client_for(api_world.staff).get("/api/schema/", {"format": "json", "version": "a\r\nb"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("ahead, accepted", [(60, True), (180, False)])
+def test_the_api_and_the_services_refuse_the_same_future_instants(api_world, client_for, ahead, accepted):
+    """One bound (``limits.timestamp_problem``, ``TIME_TOLERANCE_SECONDS`` = 120 s ahead) for both callers."""
+    from timeback_progress.gradebook import attempts as services
+
+    w = api_world
+    completed = timezone.now() + timedelta(seconds=ahead)
+    body = {"studentSourcedId": w.ann.sourced_id, "activityId": w.quiz.activity_id, "totalQuestions": 1,
+            "correctQuestions": 1, "completedAt": completed.isoformat()}
+    response = client_for(w.service).post(reverse("timeback_progress_api:attempt-record"), body, format="json")
+    assert (response.status_code == 201) is accepted, response.json()
+    if not accepted:
+        assert "completedAt" in response.json()
+        with pytest.raises(services.AttemptError, match="in the future"):
+            services.record_attempt(w.ann, w.quiz, total_questions=1, correct_questions=1, completed_at=completed)
+    else:
+        services.record_attempt(w.ann, w.quiz, total_questions=1, correct_questions=1, completed_at=completed)

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from timeback_progress.gradebook import attempts
 from timeback_progress.models import Attempt, Delivery, StudentProgress
-from tests.plugins.factories import make_activity, make_student
 
 pytestmark = pytest.mark.django_db
 

@@ -16,9 +16,9 @@ EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 
 # Attempt timestamps given by a client (``startedAt``, ``completedAt``): nothing
-# earlier is accepted, nothing later than now plus ``CLOCK_SKEW``.
+# earlier is accepted, nothing later than now plus the ``TIME_TOLERANCE_SECONDS``
+# setting (client clocks run a little ahead): ``timestamp_problem``.
 EARLIEST_TIMESTAMP = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-CLOCK_SKEW = dt.timedelta(minutes=5)
 
 # An attempt's active and inactive seconds, each: one week. Far below the
 # column's range (PositiveIntegerField, 2**31 - 1 on PostgreSQL: 68 years), so
@@ -29,6 +29,19 @@ MAX_ATTEMPT_SECONDS = 7 * 24 * 60 * 60
 
 # Largest primary key or id a URL or query string may name (BigAutoField).
 MAX_ID = 2**63 - 1
+
+
+def timestamp_problem(moment, now, tolerance_seconds):
+    """Why a client's timestamp is refused: ``"too_early"``, ``"too_late"`` or None.
+
+    The one bound of ``startedAt``/``completedAt``, for the API's fields and the
+    gradebook services alike, so both refuse the same instants.
+    """
+    if moment < EARLIEST_TIMESTAMP:
+        return "too_early"
+    if moment > now + dt.timedelta(seconds=tolerance_seconds):
+        return "too_late"
+    return None
 
 
 def parse_id(value):

@@ -8,7 +8,8 @@ generated from ``/api/schema/`` sends only what the server accepts.
 Input bounds the API applies before anything is written (``limits`` holds the values):
 
 - ``TimestampField``: a client-given timestamp no earlier than
-  ``limits.EARLIEST_TIMESTAMP`` and no later than now plus ``limits.CLOCK_SKEW``.
+  ``limits.EARLIEST_TIMESTAMP`` and no later than now plus ``TIME_TOLERANCE_SECONDS``
+  (``limits.timestamp_problem``, the services' bound too).
   Year-1 timestamps parse, but later break every read that converts them to
   a time zone west of UTC.
 - ``check_time_totals``: a time report or completion that would take an
@@ -23,7 +24,8 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from ..limits import CLOCK_SKEW, EARLIEST_TIMESTAMP, MAX_ATTEMPT_SECONDS
+from ..conf import app_settings
+from ..limits import EARLIEST_TIMESTAMP, MAX_ATTEMPT_SECONDS, timestamp_problem
 
 # A string DRF's CharField keeps: not blank once trimmed (trim_whitespace), no NUL.
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
@@ -116,7 +118,7 @@ def _iso(moment):
 
 
 class TimestampField(serializers.DateTimeField):
-    """An ISO 8601 timestamp within ``EARLIEST_TIMESTAMP``..now + ``CLOCK_SKEW``."""
+    """An ISO 8601 timestamp within ``EARLIEST_TIMESTAMP``..now + ``TIME_TOLERANCE_SECONDS``."""
 
     default_error_messages = {
         "too_early": "Must be on or after {earliest}.",
@@ -130,10 +132,9 @@ class TimestampField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         value = super().to_internal_value(value)
-        if value < EARLIEST_TIMESTAMP:
-            self.fail("too_early", earliest=_iso(EARLIEST_TIMESTAMP))
-        if value > timezone.now() + CLOCK_SKEW:
-            self.fail("too_late")
+        problem = timestamp_problem(value, timezone.now(), app_settings.TIME_TOLERANCE_SECONDS)
+        if problem:
+            self.fail(problem, earliest=_iso(EARLIEST_TIMESTAMP))
         return value
 
 

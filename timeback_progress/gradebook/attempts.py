@@ -205,13 +205,11 @@ def _check_questions(total, correct):
 def _moments_error(started_at=None, completed_at=None):
     """Times before ``EARLIEST``, in the future (beyond the tolerance), or a completion before the start."""
     now = timezone.now()
-    ahead = timedelta(seconds=app_settings.TIME_TOLERANCE_SECONDS)
     for name, moment in (("startedAt", started_at), ("completedAt", completed_at)):
-        if moment is None:
-            continue
-        if moment < EARLIEST:
+        problem = None if moment is None else limits.timestamp_problem(moment, now, app_settings.TIME_TOLERANCE_SECONDS)
+        if problem == "too_early":
             return AttemptError(f"{name} is before {EARLIEST:%Y-%m-%d}.", "invalid")
-        if moment > now + ahead:
+        if problem == "too_late":
             return AttemptError(f"{name} is in the future.", "invalid")
     if started_at is not None and completed_at is not None and completed_at < started_at:
         return AttemptError("completedAt is before startedAt.", "invalid")
