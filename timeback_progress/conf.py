@@ -141,6 +141,9 @@ DEFAULTS = {
     "DASHBOARD_ATTEMPTS_PAGE_SIZE": 20,
     # Days the class XP chart shows when no date range is chosen.
     "DASHBOARD_CHART_DAYS": 30,
+    # "Where the class struggles" flags an activity when more than this percent of the
+    # students who completed it never reached the XP policy's pass mark there.
+    "DASHBOARD_STRUGGLING_ACTIVITY_PERCENT": 50,
     # REST API (timeback_progress.api): list page size, items per batch record
     # call, the largest totalQuestions accepted, and the cache alias every
     # throttle (API, dashboards, export) counts in: one all worker processes
