@@ -104,7 +104,7 @@ def test_each_cell_links_to_the_student_page(client, klass):
     ],
 )
 def test_state_of_a_progress_row(row, expected):
-    assert grid.cell(row, 1).state == expected
+    assert grid.Cells()(row, 1).state == expected
 
 
 def test_mastery_needs_masterable_units():

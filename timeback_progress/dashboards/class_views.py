@@ -11,6 +11,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -58,6 +60,12 @@ def sort_link(request, current, key, first_descending):
     }
 
 
+def grid_row(student, url, cells):
+    """One row of the grid: the student, their page's URL and their cells' HTML, each linking there."""
+    link = escape(url)
+    return {"student": student, "url": url, "cells_html": mark_safe("".join(c.html(link) for c in cells))}
+
+
 class CourseGridView(CourseAccessMixin, FormErrorsAre400, TemplateView):
     """Students x activities, one page of students at a time, each cell the student's state there."""
 
@@ -84,10 +92,7 @@ class CourseGridView(CourseAccessMixin, FormErrorsAre400, TemplateView):
             activity_headers=[
                 {"activity": a, **sort_link(self.request, sort, f"a{a.pk}", True)} for a in acts
             ],
-            rows=[
-                {"student": s, "url": f"{prefix}{s.pk}/", "cells": cells}
-                for s, cells in grid.cells_for(on_page, acts, progress)
-            ],
+            rows=[grid_row(s, f"{prefix}{s.pk}/", cells) for s, cells in grid.cells_for(on_page, acts, progress)],
             legend=[(grid.SYMBOLS[s], grid.LABELS[s], s) for s in grid.RANKS],
             export_url=with_query(reverse("timeback_progress:course-grid-export", args=[course.pk]), query),
             **kwargs,

@@ -24,9 +24,8 @@ mastered       ``mastered_units >= masterable_units > 0``: best accuracy
 sort by an activity; ``tests/test_dashboards_grid.py`` holds one against the other.
 """
 
-from dataclasses import dataclass
-
 from django.db.models import Case, F, FilteredRelation, IntegerField, Q, Value, When
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import ActivityProgress
@@ -97,45 +96,60 @@ def student_rows(course, section="", sort="name", activity=None):
     return rows.order_by(*order, *TIE_BREAK)
 
 
-@dataclass(frozen=True)
 class Cell:
-    state: str
-    value: str  # best accuracy, or time for a passive activity; "" when nothing to show
+    """One cell as shown: its state, value ('92.0%', '7 min' or ''), symbol and words.
 
-    @property
-    def symbol(self):
-        return SYMBOLS[self.state]
+    ``text`` is its title on the page and its value in the CSV. ``html`` is
+    the page's ``<td>`` around a link: built here once per distinct cell of a
+    request (``Cells``), because the template engine took most of a
+    1,500-cell page's time rendering them one variable at a time.
+    """
 
-    @property
-    def label(self):
-        return LABELS[self.state]
+    __slots__ = ("state", "value", "symbol", "label", "text", "_open", "_close")
 
-    @property
-    def text(self):
-        """The words of the cell (its title and its CSV value): 'Mastered 92.0%'."""
-        return f"{self.label} {self.value}" if self.value else str(self.label)
+    def __init__(self, state, value, label):
+        self.state, self.value, self.symbol, self.label = state, value, SYMBOLS[state], label
+        self.text = f"{label} {value}" if value else label
+        self._open = format_html('<td class="tbp-cell tbp-cell--{}" title="{}"><a href="', state, self.text)
+        self._close = format_html(
+            '"><span aria-hidden="true">{}</span> <span class="tbp-sr-only">{} </span>{}</a></td>', self.symbol, label, value
+        )
+
+    def html(self, escaped_url):
+        """The cell's ``<td>`` linking to ``escaped_url`` (already HTML-escaped)."""
+        return self._open + escaped_url + self._close
 
 
-EMPTY = Cell(NOT_STARTED, "")
+class Cells:
+    """Makes the cells of one request: labels translated once, each distinct (state, value) built once."""
+
+    def __init__(self):
+        self.labels = {key: str(label) for key, label in LABELS.items()}
+        self.made = {}
+
+    def __call__(self, row, masterable_units):
+        """The ``Cell`` of a ``PROGRESS_FIELDS`` tuple (None: not started)."""
+        if row is None:
+            found, value = NOT_STARTED, ""
+        else:
+            _s, _a, attempts, completed, questions, mastered, best, active = row
+            found = state(attempts, completed, questions, mastered, masterable_units)
+            if found == DONE or (found == MASTERED and not questions):  # no questions: the time spent
+                value = duration(active)
+            elif found in (COMPLETED, MASTERED):
+                value = number(best, suffix="%")
+            else:
+                value = ""
+        made = self.made.get((found, value))
+        if made is None:
+            made = self.made[found, value] = Cell(found, value, self.labels[found])
+        return made
+
+
 PROGRESS_FIELDS = (
     "student_id", "activity_id", "attempts_count", "completed_count", "total_questions",
     "mastered_units", "best_accuracy", "active_seconds",
 )
-
-
-def cell(row, masterable_units):
-    """A ``Cell`` from a ``PROGRESS_FIELDS`` tuple (None: not started)."""
-    if row is None:
-        return EMPTY
-    _s, _a, attempts, completed, questions, mastered, best, active = row
-    found = state(attempts, completed, questions, mastered, masterable_units)
-    if found == DONE:
-        value = duration(active)
-    elif found in (COMPLETED, MASTERED):
-        value = number(best, suffix="%") if questions else duration(active)  # mastered without questions: its time
-    else:
-        value = ""
-    return Cell(found, value)
 
 
 def progress_rows(course, student_ids):
@@ -144,8 +158,9 @@ def progress_rows(course, student_ids):
     return {(row[0], row[1]): row for row in rows}
 
 
-def cells_for(students, activities, progress):
+def cells_for(students, activities, progress, cell=None):
     """Each student's cells, in the activities' order: ``[(student, [Cell, ...]), ...]``."""
+    cell = cell or Cells()
     return [
         (student, [cell(progress.get((student.pk, a.pk)), a.masterable_units) for a in activities])
         for student in students
@@ -154,11 +169,11 @@ def cells_for(students, activities, progress):
 
 def chunked_cells(course, students, activities, chunk=500):
     """``cells_for`` over any number of students, one progress query per ``chunk`` students (the CSV)."""
-    batch = []
+    batch, cell = [], Cells()
     for student in students:
         batch.append(student)
         if len(batch) == chunk:
-            yield from cells_for(batch, activities, progress_rows(course, [s.pk for s in batch]))
+            yield from cells_for(batch, activities, progress_rows(course, [s.pk for s in batch]), cell)
             batch = []
     if batch:
-        yield from cells_for(batch, activities, progress_rows(course, [s.pk for s in batch]))
+        yield from cells_for(batch, activities, progress_rows(course, [s.pk for s in batch]), cell)
