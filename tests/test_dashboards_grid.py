@@ -355,3 +355,12 @@ def test_query_count_is_fixed(client, klass, name, query):
             assert client.get(url(name, course, query)).status_code == 200
         counts.append(len(ctx))
     assert counts[0] == counts[1] <= 10, counts
+
+
+@pytest.mark.parametrize("value", ["50", -1, None])
+def test_a_bad_flag_threshold_is_e010(settings, value):
+    from timeback_progress.checks import check_settings
+
+    settings.TIMEBACK_PROGRESS = {"DASHBOARD_STRUGGLING_ACTIVITY_PERCENT": value}
+    errors = [e for e in check_settings() if e.id == "timeback_progress.E010"]
+    assert errors and "DASHBOARD_STRUGGLING_ACTIVITY_PERCENT" in errors[0].msg
