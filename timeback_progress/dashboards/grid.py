@@ -130,19 +130,20 @@ class Cells:
     def __call__(self, row, masterable_units):
         """The ``Cell`` of a ``PROGRESS_FIELDS`` tuple (None: not started)."""
         if row is None:
-            found, value = NOT_STARTED, ""
+            found, raw = NOT_STARTED, None
         else:
             _s, _a, attempts, completed, questions, mastered, best, active = row
             found = state(attempts, completed, questions, mastered, masterable_units)
             if found == DONE or (found == MASTERED and not questions):  # no questions: the time spent
-                value = duration(active)
+                raw = ("time", active)
             elif found in (COMPLETED, MASTERED):
-                value = number(best, suffix="%")
+                raw = ("best", best)
             else:
-                value = ""
-        made = self.made.get((found, value))
-        if made is None:
-            made = self.made[found, value] = Cell(found, value, self.labels[found])
+                raw = None
+        made = self.made.get((found, raw))
+        if made is None:  # formatted once per distinct value
+            value = "" if raw is None else duration(raw[1]) if raw[0] == "time" else number(raw[1], suffix="%")
+            made = self.made[found, raw] = Cell(found, value, self.labels[found])
         return made
 
 
