@@ -144,6 +144,9 @@ DEFAULTS = {
     # The time zone dashboard pages show times in (an IANA name, "Europe/Madrid");
     # None keeps the current zone: the host's TIME_ZONE, or one its middleware activated.
     "DASHBOARD_TIME_ZONE": None,
+    # "Where the class struggles" flags an activity when more than this percent of the
+    # students who completed it never reached the XP policy's pass mark there.
+    "DASHBOARD_STRUGGLING_ACTIVITY_PERCENT": 50,
     # REST API (timeback_progress.api): list page size, items per batch record
     # call, the largest totalQuestions accepted, and the cache alias every
     # throttle (API, dashboards, export) counts in: one all worker processes

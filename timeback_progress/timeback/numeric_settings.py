@@ -31,6 +31,8 @@ RULES = {
     # Read by the sender at every failure (outbox.outcome.backoff).
     "BACKOFF_BASE_SECONDS": Rule(0),  # 0: retry at once (tests do)
     "BACKOFF_MAX_SECONDS": Rule(0),
+    # Read by the activities dashboard (dashboards.activities.struggling) on every page.
+    "DASHBOARD_STRUGGLING_ACTIVITY_PERCENT": Rule(0, what="percent"),
 }
 # The ones a ``TimebackClient`` is built from (the others are read where they are used).
 CLIENT_KEYS = ("CONNECT_TIMEOUT", "READ_TIMEOUT", "TOKEN_REFRESH_MARGIN")
