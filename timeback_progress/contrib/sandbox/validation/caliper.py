@@ -1,7 +1,9 @@
 """Caliper envelopes and Timeback's two events (``ActivityEvent``, ``TimeSpentEvent``)."""
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from .fields import Problems, check_types, is_datetime, is_number, is_text, is_urn_uuid, refuse_unknown, require_fields
 
@@ -61,35 +63,63 @@ def check_envelope(body):
     return problems
 
 
-def check_event(event):
-    """Problems with one ``ActivityEvent`` or ``TimeSpentEvent``."""
-    problems = Problems()
+@dataclass(frozen=True)
+class EventForm:
+    """What a platform asks of an event's own fields; the entities inside are each platform's checks."""
+
+    required: tuple
+    profile: str
+    is_time: Callable
+    time_form: str
+    profile_note: str = ""
+
+
+TIMEBACK_FORM = EventForm(
+    required=("@context", "id", "type", "action", "profile", "eventTime", "actor", "object", "generated"),
+    profile="TimebackProfile", is_time=is_datetime, time_form="an ISO 8601 date-time with a time zone",
+)
+
+
+def check_event_fields(event, form, problems):
+    """The checks of an event's own fields every platform shares; its type if it is one of ``EVENT_KINDS``.
+
+    False (after saying so) when ``event`` is not even an object.
+    """
     if not isinstance(event, dict):
         problems.add("", "an event must be an object")
-        return problems
+        return False
     refuse_unknown(event, "", EVENT_FIELDS, problems)
-    require_fields(event, "", ("@context", "id", "type", "action", "profile", "eventTime", "actor", "object", "generated"), problems)
+    require_fields(event, "", form.required, problems)
     if "@context" in event and event["@context"] != CALIPER_CONTEXT:
         problems.add("@context", f"must be {CALIPER_CONTEXT!r}")
     if "id" in event and not is_urn_uuid(event["id"]):
         problems.add("id", "must be 'urn:uuid:' followed by a UUID")
-    kind = EVENT_KINDS.get(event["type"]) if isinstance(event.get("type"), str) else None
+    kind = event["type"] if isinstance(event.get("type"), str) and event["type"] in EVENT_KINDS else None
     if "type" in event and kind is None:
         problems.add("type", f"must be one of {sorted(EVENT_KINDS)}")
-    if kind and "action" in event and event["action"] != kind[0]:
-        problems.add("action", f"a {event['type']} must have action {kind[0]!r}")
-    if "profile" in event and event["profile"] != "TimebackProfile":
-        problems.add("profile", "must be 'TimebackProfile'")
-    if "eventTime" in event and not is_datetime(event["eventTime"]):
-        problems.add("eventTime", "must be an ISO 8601 date-time with a time zone")
-    _check_actor(event.get("actor"), problems)
-    _check_context(event.get("object"), problems)
-    if kind:
-        _check_generated(event.get("generated"), kind, problems, correction=is_correction(event))
+    if kind and "action" in event and event["action"] != EVENT_KINDS[kind][0]:
+        problems.add("action", f"a {kind} must have action {EVENT_KINDS[kind][0]!r}")
+    if "profile" in event and event["profile"] != form.profile:
+        problems.add("profile", f"must be {form.profile!r}{form.profile_note}")
+    if "eventTime" in event and not form.is_time(event["eventTime"]):
+        problems.add("eventTime", f"must be {form.time_form}")
     check_types(
         event, "", problems, edApp="iri_or_dict", target="iri_or_dict", referrer="iri_or_dict", group="iri_or_dict",
         membership="iri_or_dict", session="iri_or_dict", federatedSession="iri_or_dict", extensions="dict",
     )
+    return kind
+
+
+def check_event(event):
+    """Problems with one ``ActivityEvent`` or ``TimeSpentEvent``."""
+    problems = Problems()
+    kind = check_event_fields(event, TIMEBACK_FORM, problems)
+    if kind is False:
+        return problems
+    _check_actor(event.get("actor"), problems)
+    _check_context(event.get("object"), problems)
+    if kind:
+        _check_generated(event.get("generated"), EVENT_KINDS[kind], problems, correction=is_correction(event))
     extensions = event.get("extensions")
     if isinstance(extensions, dict) and "courseId" in extensions and not is_text(extensions["courseId"]):
         problems.add("extensions.courseId", "must be a non-empty string (the course's sourcedId)")

@@ -12,7 +12,7 @@ Timeback checks (``caliper``) refuse this form.
 
 import re
 
-from .caliper import CALIPER_CONTEXT, ENTITY_EXTRAS, EVENT_FIELDS, EVENT_KINDS, MAX_SECONDS_PER_METRIC, _IRI
+from .caliper import ENTITY_EXTRAS, EVENT_KINDS, MAX_SECONDS_PER_METRIC, TIMEBACK_FORM, EventForm, _IRI, check_event_fields
 from .fields import (
     Problems, check_types, is_datetime, is_number, is_text, is_urn_uuid, refuse_unknown, require_fields,
 )
@@ -41,6 +41,13 @@ def is_platform_datetime(value):
     return isinstance(value, str) and bool(_PLATFORM_DATETIME.match(value)) and is_datetime(value)
 
 
+# The platform's event: a session to attribute it by, its profile, times in one form.
+PLATFORM_FORM = EventForm(
+    required=(*TIMEBACK_FORM.required, "session"), profile=PROFILE, is_time=is_platform_datetime,
+    time_form="a UTC date-time with milliseconds: YYYY-MM-DDTHH:MM:SS.sssZ", profile_note=" on this platform",
+)
+
+
 def check_envelope_times(body):
     """A valid ``sendTime`` not in the platform's form: on top of the Timeback envelope checks."""
     problems = Problems()
@@ -53,34 +60,13 @@ def check_envelope_times(body):
 def check_event(event):
     """Problems with one ``ActivityEvent`` or ``TimeSpentEvent`` in the ``AggregationProfile``."""
     problems = Problems()
-    if not isinstance(event, dict):
-        problems.add("", "an event must be an object")
+    kind = check_event_fields(event, PLATFORM_FORM, problems)
+    if kind is False:
         return problems
-    refuse_unknown(event, "", EVENT_FIELDS, problems)
-    require_fields(event, "", (
-        "@context", "id", "type", "action", "profile", "eventTime", "actor", "object", "generated", "session"),
-        problems)
-    if "@context" in event and event["@context"] != CALIPER_CONTEXT:
-        problems.add("@context", f"must be {CALIPER_CONTEXT!r}")
-    if "id" in event and not is_urn_uuid(event["id"]):
-        problems.add("id", "must be 'urn:uuid:' followed by a UUID")
-    kind = event.get("type") if event.get("type") in COLLECTIONS else None
-    if "type" in event and kind is None:
-        problems.add("type", f"must be one of {sorted(COLLECTIONS)}")
-    if kind and "action" in event and event["action"] != EVENT_KINDS[kind][0]:
-        problems.add("action", f"a {kind} must have action {EVENT_KINDS[kind][0]!r}")
-    if "profile" in event and event["profile"] != PROFILE:
-        problems.add("profile", f"must be {PROFILE!r} on this platform")
-    if "eventTime" in event and not is_platform_datetime(event["eventTime"]):
-        problems.add("eventTime", "must be a UTC date-time with milliseconds: YYYY-MM-DDTHH:MM:SS.sssZ")
     _check_person(event.get("actor"), problems)
     _check_resource(event.get("object"), problems)
     if kind:
         _check_collection(event.get("generated"), kind, problems, correction=is_correction(event))
-    check_types(
-        event, "", problems, edApp="iri_or_dict", target="iri_or_dict", referrer="iri_or_dict", group="iri_or_dict",
-        membership="iri_or_dict", session="iri_or_dict", federatedSession="iri_or_dict", extensions="dict",
-    )
     return problems
 
 
