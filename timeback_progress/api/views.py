@@ -112,7 +112,7 @@ def writable_student(user, sourced_id, *, record=False):
                 "Recording completed attempts is for service accounts (the timeback_progress.add_attempt "
                 "permission); start and complete the attempt instead."
             ))
-        raise exceptions.NotFound(f"No active student {sourced_id!r} you may act for.")
+        raise exceptions.NotFound(gettext("No active student %(student)r you may act for.") % {"student": sourced_id})
     return student
 
 
@@ -139,7 +139,7 @@ def refuse_without_email(student):
 def active_activity(activity_id):
     activity = Activity.objects.select_related("course").filter(activity_id=activity_id, is_active=True).first()
     if activity is None:
-        raise exceptions.NotFound(f"No active activity {activity_id!r}.")
+        raise exceptions.NotFound(gettext("No active activity %(activity)r.") % {"activity": activity_id})
     return activity
 
 
@@ -155,7 +155,7 @@ def get_attempt(pk, allowed, *, lock=False):
     else:
         attempt = Attempt.objects.select_related("student", "activity__course").filter(pk=pk).first()
     if attempt is None or not allowed(attempt):
-        raise exceptions.NotFound("No such attempt.")
+        raise exceptions.NotFound(gettext("No such attempt."))
     return attempt
 
 
@@ -286,11 +286,11 @@ class RecordBatchView(WriteView):
             activity = activities.get(item["activityId"])
             error = {}
             if student is None or not permissions.may_record_for(user, student):
-                error["studentSourcedId"] = ["No active student you may record for."]
+                error["studentSourcedId"] = [gettext("No active student you may record for.")]
             elif activity is not None and not permissions.is_service(user) and (student.pk, activity.course_id) not in enrolled:
-                error["activityId"] = ["The student is not actively enrolled in this activity's course."]
+                error["activityId"] = [gettext("The student is not actively enrolled in this activity's course.")]
             if activity is None:
-                error["activityId"] = ["No active activity."]
+                error["activityId"] = [gettext("No active activity.")]
             if error:
                 errors[str(index)] = error
             pairs.append((item, student, activity))
@@ -328,7 +328,7 @@ class StudentProgressView(ReadView):
         student = Student.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
         rows = permissions.progress_for(request.user, student) if student is not None else None
         if rows is None:
-            raise exceptions.NotFound(f"No student {sourced_id!r} you may see.")
+            raise exceptions.NotFound(gettext("No student %(student)r you may see.") % {"student": sourced_id})
         rows = list(rows)
         body = {
             "studentSourcedId": student.sourced_id,
@@ -371,7 +371,7 @@ class CourseStudentsView(ChallengeMixin, generics.ListAPIView):
         sourced_id = self.kwargs["sourced_id"]
         course = Course.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
         if course is None or not permissions.may_read_course(self.request.user, course):
-            raise exceptions.NotFound(f"No course {sourced_id!r} you may see.")
+            raise exceptions.NotFound(gettext("No course %(course)r you may see.") % {"course": sourced_id})
         return course
 
     def get_serializer_context(self):
