@@ -4,6 +4,7 @@ Run from the repository's top directory (needs GNU gettext: ``apt-get install ge
 
     python -m tests.i18n_check             # check (what tests/test_translations.py asserts)
     python -m tests.i18n_check --update    # re-extract into timeback_progress/locale/*/LC_MESSAGES/django.po
+    python -m tests.i18n_check --update --locale fr   # start a new language's catalogue
     python -m tests.i18n_check --compile   # django.po -> django.mo, after translating
 
 The check extracts the strings from a temporary copy of the package (the
@@ -131,12 +132,13 @@ def main(argv=None):
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--update", action="store_true", help="re-extract the strings into the package's catalogues")
     action.add_argument("--compile", action="store_true", help="compile the catalogues (django.po -> django.mo)")
+    parser.add_argument("--locale", action="append", help="with --update: this language (repeatable; default: every catalogue)")
     args = parser.parse_args(argv)
     if missing := missing_tools():
         print(f"GNU gettext is missing ({', '.join(missing)}): apt-get install gettext", file=sys.stderr)
         return 2
     if args.update:
-        for po in update():
+        for po in update(langs=args.locale):
             counts = statistics(po)
             print(f"{po.relative_to(PACKAGE.parent)}: {counts['untranslated']} untranslated, {counts['fuzzy']} fuzzy")
         return 0
