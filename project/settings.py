@@ -15,6 +15,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -90,6 +91,8 @@ MIDDLEWARE = [
     # Static files with DEBUG off, from STATIC_ROOT (collectstatic), before anything touches the session.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of each request (Accept-Language, or the language cookie): after the session, before Common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -192,6 +195,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The languages pages and API messages may be shown in (docs/translations.md); a browser asking for
+# another gets LANGUAGE_CODE's. timeback_progress ships Spanish; Django and DRF ship both.
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

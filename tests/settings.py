@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import environ
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of each request (Accept-Language, or the language cookie): after the session, before Common.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -116,6 +119,9 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en-us"
+# The languages pages and API messages may be shown in (docs/translations.md); a browser asking for
+# another gets LANGUAGE_CODE's. timeback_progress ships Spanish; Django and DRF ship both.
+LANGUAGES = [("en", _("English")), ("es", _("Spanish"))]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

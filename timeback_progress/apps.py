@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TimebackProgressConfig(AppConfig):
     name = "timeback_progress"
-    verbose_name = "Timeback progress"
+    verbose_name = _("Timeback progress")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

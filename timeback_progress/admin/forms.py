@@ -14,18 +14,19 @@ class ResultCorrectionForm(forms.Form):
     """Correct one result. Only the fields the admin changed are passed on, so an
     untouched XP is never pinned with an override."""
 
-    score = forms.DecimalField(min_value=0, max_digits=7, decimal_places=2)
+    score = forms.DecimalField(label=_("score"), min_value=0, max_digits=7, decimal_places=2)
     score_status = forms.ChoiceField(label=_("scoreStatus"), choices=ScoreStatus.choices)
     xp = forms.DecimalField(
         label=_("XP"), min_value=0, max_digits=9, decimal_places=2,
         help_text=_("Changing it pins the attempt's XP (an override) until it is corrected again."),
     )
-    total_questions = forms.IntegerField(min_value=0)
-    correct_questions = forms.DecimalField(min_value=0, max_digits=9, decimal_places=2)
+    total_questions = forms.IntegerField(label=_("total questions"), min_value=0)
+    correct_questions = forms.DecimalField(label=_("correct questions"), min_value=0, max_digits=9, decimal_places=2)
     mastered_units = forms.IntegerField(
-        min_value=0, help_text=_("Changing it pins the attempt's mastered units (an override).")
+        label=_("mastered units"), min_value=0, help_text=_("Changing it pins the attempt's mastered units (an override).")
     )
     reason = forms.CharField(
+        label=_("reason"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=2000,
         help_text=_("Required. Kept in the audit trail with who corrected what and when."),

@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _, ngettext
 
 from .. import xp as xp_rules
@@ -54,7 +55,10 @@ class AttemptAdmin(ReadOnlyAdmin):
     def recalculate_xp(self, request, queryset):
         count = derivation.recalculate_attempts(queryset)
         self.message_user(
-            request, ngettext("Recalculated %d completed attempt.", "Recalculated %d completed attempts.", count) % count,
+            request,
+            ngettext(
+                "Recalculated %(count)d completed attempt.", "Recalculated %(count)d completed attempts.", count
+            ) % {"count": count},
             messages.SUCCESS,
         )
 
@@ -101,7 +105,9 @@ class ResultAdmin(ReadOnlyAdmin):
                 writing.enqueue_result(result)
         self.message_user(
             request,
-            ngettext("Queued %d result for re-sync.", "Queued %d results for re-sync.", len(results)) % len(results),
+            ngettext(
+                "Queued %(count)d result for re-sync.", "Queued %(count)d results for re-sync.", len(results)
+            ) % {"count": len(results)},
             messages.SUCCESS,
         )
 
@@ -150,7 +156,7 @@ class ResultAdmin(ReadOnlyAdmin):
                 return HttpResponseRedirect(reverse("admin:timeback_progress_result_change", args=[result.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Correct result %s") % result,
+            "title": _("Correct result %(result)s") % {"result": result},
             "opts": self.opts,
             "original": result,
             "form": form,
@@ -205,5 +211,5 @@ class StudentProgressAdmin(ReadOnlyAdmin):
     def course_progress(self, obj):
         """Mastered / masterable units (``xp.course_percent``); XP stays in its own column."""
         share = xp_rules.course_percent(obj.mastered_units, obj.course.masterable_units)
-        return "–" if share is None else f"{share}%"
+        return "–" if share is None else _("%(percent)s%%") % {"percent": number_format(share)}
 

@@ -59,7 +59,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def retry_now(self, request, queryset):
         count = replay.retry_now(_plain(queryset))
         self.message_user(
-            request, ngettext("%d row will be sent now.", "%d rows will be sent now.", count) % count, messages.SUCCESS
+            request, ngettext("%(count)d row will be sent now.", "%(count)d rows will be sent now.", count) % {"count": count},
+            messages.SUCCESS,
         )
 
     @admin.action(description=_("Replay selected dead rows"), permissions=["resend"])
@@ -67,16 +68,17 @@ class DeliveryAdmin(ReadOnlyAdmin):
         """Dead rows back to pending with their attempts reset (``replay.replay``)."""
         moved, skipped = replay.replay(_plain(queryset))
         self.message_user(
-            request, ngettext("Replayed %d dead row.", "Replayed %d dead rows.", moved) % moved, messages.SUCCESS
+            request, ngettext("Replayed %(count)d dead row.", "Replayed %(count)d dead rows.", moved) % {"count": moved},
+            messages.SUCCESS,
         )
         if skipped:
             self.message_user(
                 request,
                 ngettext(
-                    "%d dead row was skipped: its key already has a newer waiting row.",
-                    "%d dead rows were skipped: their keys already have a newer waiting row.",
+                    "%(count)d dead row was skipped: its key already has a newer waiting row.",
+                    "%(count)d dead rows were skipped: their keys already have a newer waiting row.",
                     skipped,
-                ) % skipped,
+                ) % {"count": skipped},
                 messages.WARNING,
             )
 

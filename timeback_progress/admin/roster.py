@@ -11,7 +11,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
@@ -159,11 +159,11 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
 
     @admin.display(description=_("XP"), ordering="xp_sum")
     def xp(self, obj):
-        return f"{obj.xp_sum:.2f}"
+        return number_format(obj.xp_sum, 2)
 
     @admin.display(description=_("accuracy"), ordering="accuracy_pct")
     def accuracy(self, obj):
-        return "—" if obj.accuracy_pct is None else f"{obj.accuracy_pct:.1f}%"
+        return "—" if obj.accuracy_pct is None else _("%(percent)s%%") % {"percent": number_format(obj.accuracy_pct, 1)}
 
     @admin.display(description=_("mastered units"), ordering="mastered_sum")
     def mastered(self, obj):

@@ -5,6 +5,7 @@ adapts HTTP to them: who may correct, the request's shape, the answer.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS
@@ -28,7 +29,9 @@ class MayCorrectResults(permissions.IsActiveUser):
     Reading the audit trail also accepts ``view_resultcorrection``.
     """
 
-    message = f"Correcting results needs the permission {CORRECT_PERMISSION}."
+    @property
+    def message(self):  # read as DRF refuses, so in the request's language
+        return gettext("Correcting results needs the permission %(permission)s.") % {"permission": CORRECT_PERMISSION}
 
     def has_permission(self, request, view):
         if not super().has_permission(request, view):
@@ -88,12 +91,12 @@ class AttemptCorrectionsView(WriteView):
             attempt = get_attempt(pk, lambda a: True)
             result = Result.objects.filter(attempt=attempt).first()
             if result is None:
-                raise Conflict("This attempt is not completed, so it has no result to correct.", code="not_completed")
+                raise Conflict(gettext("This attempt is not completed, so it has no result to correct."), code="not_completed")
             result.attempt = attempt
             changes = serializers.correction_changes(data, result)
             if not changes:
                 raise exceptions.ValidationError(
-                    {api_settings.NON_FIELD_ERRORS_KEY: ["Nothing changed: every value given is the current one."]}
+                    {api_settings.NON_FIELD_ERRORS_KEY: [gettext("Nothing changed: every value given is the current one.")]}
                 )
             try:
                 correction = corrections.correct_result(result, user=request.user, reason=data["reason"], **changes)

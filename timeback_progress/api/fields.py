@@ -21,6 +21,7 @@ Input bounds the API applies before anything is written (``limits`` holds the va
 import math
 
 from django.utils import timezone
+from django.utils.translation import gettext as _, gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -34,7 +35,7 @@ NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer (``5`` or ``5.0``), never ``"5"``, ``true``, ``5.5`` or NaN."""
 
-    default_error_messages = {"invalid": "A JSON integer is required."}
+    default_error_messages = {"invalid": gettext_lazy("A JSON integer is required.")}
 
     def to_internal_value(self, data):
         if isinstance(data, float) and math.isfinite(data) and data.is_integer():
@@ -52,7 +53,7 @@ class StrictDecimalField(serializers.DecimalField):
     generated client then sends and the server refuses).
     """
 
-    default_error_messages = {"invalid": "A finite JSON number is required."}
+    default_error_messages = {"invalid": gettext_lazy("A finite JSON number is required.")}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("coerce_to_string", False)
@@ -121,8 +122,8 @@ class TimestampField(serializers.DateTimeField):
     """An ISO 8601 timestamp within ``EARLIEST_TIMESTAMP``..now + ``TIME_TOLERANCE_SECONDS``."""
 
     default_error_messages = {
-        "too_early": "Must be on or after {earliest}.",
-        "too_late": "Cannot be in the future.",
+        "too_early": gettext_lazy("Must be on or after {earliest}."),
+        "too_late": gettext_lazy("Cannot be in the future."),
     }
 
     def __init__(self, **kwargs):
@@ -147,8 +148,8 @@ def time_total_errors(attempt, active_seconds, inactive_seconds):
     ):
         if added and current + added > MAX_ATTEMPT_SECONDS:
             errors[field] = [
-                f"An attempt holds at most {MAX_ATTEMPT_SECONDS} seconds; "
-                f"this one has {current}, so at most {max(MAX_ATTEMPT_SECONDS - current, 0)} more."
+                _("An attempt holds at most %(maximum)d seconds; this one has %(current)d, so at most %(more)d more.")
+                % {"maximum": MAX_ATTEMPT_SECONDS, "current": current, "more": max(MAX_ATTEMPT_SECONDS - current, 0)}
             ]
     return errors
 

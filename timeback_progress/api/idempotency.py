@@ -22,6 +22,7 @@ import hashlib
 import json
 
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -37,9 +38,8 @@ MAX_KEY_LENGTH = 255
 
 class KeyReused(APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = (
-        "This Idempotency-Key was already used for a different request; "
-        "use a new key for a new request."
+    default_detail = gettext_lazy(
+        "This Idempotency-Key was already used for a different request; use a new key for a new request."
     )
     default_code = "idempotency_key_reused"
 
@@ -50,7 +50,7 @@ def get_key(request):
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
-        raise ValidationError({HEADER: [f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters."]})
+        raise ValidationError({HEADER: [gettext("Use 1 to %(maximum)d printable ASCII characters.") % {"maximum": MAX_KEY_LENGTH}]})
     return key
 
 

@@ -14,7 +14,7 @@ _ASCII = b'{"a": [1, -2.5e+3, true, null]}\t\r\n'
 
 
 def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+    raise ValueError(_("%(name)s is not valid JSON (numbers must be finite)") % {"name": name})
 
 
 def body_charset(media_type):
@@ -59,8 +59,8 @@ class StrictJSONParser(JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(raw) > limit:
-            raise ParseError(f"Request body larger than {limit} bytes.")
+            raise ParseError(_("Request body larger than %(limit)d bytes.") % {"limit": limit})
         try:
             return json.loads(raw.decode(encoding), parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise ParseError(f"JSON parse error - {str(exc)[:200]}") from None
+            raise ParseError(_("JSON parse error - %(error)s") % {"error": str(exc)[:200]}) from None

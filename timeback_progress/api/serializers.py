@@ -6,6 +6,7 @@ Domain rules beyond the shape (attempt state, XP) stay in ``gradebook``.
 
 import copy
 
+from django.utils.translation import gettext as _, ngettext
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -54,7 +55,7 @@ class TimeSerializer(FlatSerializer):
 
     def validate(self, attrs):
         if not self.initial_data.keys() & {"activeSeconds", "inactiveSeconds"}:
-            raise serializers.ValidationError("Give activeSeconds, inactiveSeconds or both.")
+            raise serializers.ValidationError(_("Give activeSeconds, inactiveSeconds or both."))
         return attrs
 
 
@@ -75,12 +76,12 @@ class CompleteSerializer(FlatSerializer):
     def validate_totalQuestions(self, value):
         limit = app_settings.API_MAX_QUESTIONS
         if value > limit:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
+            raise serializers.ValidationError(_("Ensure this value is less than or equal to %(limit)d.") % {"limit": limit})
         return value
 
     def validate(self, attrs):
         if attrs["correctQuestions"] > attrs["totalQuestions"]:
-            raise serializers.ValidationError({"correctQuestions": ["Cannot exceed totalQuestions."]})
+            raise serializers.ValidationError({"correctQuestions": [_("Cannot exceed totalQuestions.")]})
         return attrs
 
     def service_kwargs(self):
@@ -104,7 +105,7 @@ class RecordSerializer(StartAttemptSerializer, CompleteSerializer):
         completed = attrs.get("completedAt")
         started = attrs.get("startedAt")
         if started is not None and completed is not None and started > completed:
-            raise serializers.ValidationError({"startedAt": ["Cannot be after completedAt."]})
+            raise serializers.ValidationError({"startedAt": [_("Cannot be after completedAt.")]})
         return attrs
 
 
@@ -132,15 +133,19 @@ class RecordBatchSerializer(serializers.Serializer):
     def validate_items(self, value):
         limit = app_settings.API_BATCH_LIMIT
         if len(value) > limit:
-            raise serializers.ValidationError(f"At most {limit} items per batch.")
+            raise serializers.ValidationError(at_most_items(limit))
         return value
 
     def to_internal_value(self, data):
         # Check the size before validating thousands of items.
         items = data.get("items") if isinstance(data, dict) else None
         if isinstance(items, list) and len(items) > app_settings.API_BATCH_LIMIT:
-            raise serializers.ValidationError({"items": [f"At most {app_settings.API_BATCH_LIMIT} items per batch."]})
+            raise serializers.ValidationError({"items": [at_most_items(app_settings.API_BATCH_LIMIT)]})
         return super().to_internal_value(data)
+
+
+def at_most_items(limit):
+    return ngettext("At most %(limit)d item per batch.", "At most %(limit)d items per batch.", limit) % {"limit": limit}
 
 
 def _number(**kwargs):
@@ -319,12 +324,12 @@ class CorrectionRequestSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = [name for name in data if name not in self.fields]
             if unknown:
-                raise serializers.ValidationError({printable(name, 100): ["Unknown field."] for name in unknown[:20]})
+                raise serializers.ValidationError({printable(name, 100): [_("Unknown field.")] for name in unknown[:20]})
         return super().to_internal_value(data)
 
     def validate(self, attrs):
         if not attrs.keys() & CORRECTION_FIELDS.keys():
-            raise serializers.ValidationError(f"Give at least one of {', '.join(CORRECTION_FIELDS)}.")
+            raise serializers.ValidationError(_("Give at least one of %(fields)s.") % {"fields": ", ".join(CORRECTION_FIELDS)})
         return attrs  # the rules that need the attempt: corrections.check, via correction_errors
 
 

@@ -129,7 +129,7 @@ def writable_student(user, sourced_id, *, record=False):
     if student is None or not allowed(user, student):
         if student is not None and record and permissions.may_write_for(user, student):
             raise exceptions.PermissionDenied(gettext(RECORDING_IS_FOR_SERVICES))
-        raise exceptions.NotFound(f"No active student {sourced_id!r} you may act for.")
+        raise exceptions.NotFound(gettext("No active student %(student)r you may act for.") % {"student": sourced_id})
     return student
 
 
@@ -156,7 +156,7 @@ def refuse_without_email(student):
 def active_activity(activity_id):
     activity = Activity.objects.select_related("course").filter(activity_id=activity_id, is_active=True).first()
     if activity is None:
-        raise exceptions.NotFound(f"No active activity {activity_id!r}.")
+        raise exceptions.NotFound(gettext("No active activity %(activity)r.") % {"activity": activity_id})
     return activity
 
 
@@ -172,7 +172,7 @@ def get_attempt(pk, allowed, *, lock=False):
     else:
         attempt = Attempt.objects.select_related("student", "activity__course").filter(pk=pk).first()
     if attempt is None or not allowed(attempt):
-        raise exceptions.NotFound("No such attempt.")
+        raise exceptions.NotFound(gettext("No such attempt."))
     return attempt
 
 
@@ -360,7 +360,7 @@ class StudentProgressView(ReadView):
         student = Student.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
         rows = permissions.progress_for(request.user, student) if student is not None else None
         if rows is None:
-            raise exceptions.NotFound(f"No student {sourced_id!r} you may see.")
+            raise exceptions.NotFound(gettext("No student %(student)r you may see.") % {"student": sourced_id})
         rows = list(rows)
         body = {
             "studentSourcedId": student.sourced_id,
@@ -403,7 +403,7 @@ class CourseStudentsView(ChallengeMixin, generics.ListAPIView):
         sourced_id = self.kwargs["sourced_id"]
         course = Course.objects.filter(sourced_id=sourced_id).first() if "\x00" not in sourced_id else None
         if course is None or not permissions.may_read_course(self.request.user, course):
-            raise exceptions.NotFound(f"No course {sourced_id!r} you may see.")
+            raise exceptions.NotFound(gettext("No course %(course)r you may see.") % {"course": sourced_id})
         return course
 
     def get_serializer_context(self):

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .. import limits
 from ..conf import app_settings
@@ -42,7 +43,7 @@ class AttemptError(Exception):
 def start_attempt(student, activity, *, started_at=None):
     """Create the next attempt of ``student`` at ``activity`` (numbers never collide)."""
     if not student.is_active or not activity.is_active:
-        raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+        raise AttemptError(_("Inactive students and activities cannot start attempts."), "inactive")
     _check_moments(started_at)
     using = db_for_write()
     with transaction.atomic(using=using, savepoint=False):
@@ -65,7 +66,7 @@ def _create(student, activity, started_at, using):
         Attempt.objects.using(using).bulk_create([attempt])  # no post_save: progress is added by the caller
     except IntegrityError:
         # Host code created an attempt without the student lock meanwhile: the caller's transaction is void.
-        raise AttemptError("Another attempt took this attempt number; try again.", "conflict") from None
+        raise AttemptError(_("Another attempt took this attempt number; try again."), "conflict") from None
     return attempt
 
 
@@ -114,7 +115,7 @@ def add_time(attempt, *, active_seconds=0, inactive_seconds=0, locked=False):
         progress.add_time(current, active_seconds, inactive_seconds, using=using)
         writing.enqueue_time(current)
 
-    current = _on_open_attempt(attempt, locked, work, "This attempt is already completed.")
+    current = _on_open_attempt(attempt, locked, work, _("This attempt is already completed."))
     for name in ("active_seconds", "inactive_seconds", "updated_at", *TIME_REPORT_FIELDS):
         setattr(attempt, name, getattr(current, name))
     return attempt
@@ -133,7 +134,7 @@ def complete_attempt(
         return _complete(current, change, total_questions, correct_questions, completed_at, using)
 
     return _on_open_attempt(
-        attempt, locked, work, "This attempt is already completed; start a new attempt instead."
+        attempt, locked, work, _("This attempt is already completed; start a new attempt instead.")
     )
 
 
@@ -172,7 +173,7 @@ def record_attempt(student, activity, *, started_at=None, **completion):
     active, inactive = completion.pop("active_seconds", 0), completion.pop("inactive_seconds", 0)
     _check_seconds(active, inactive)
     if not student.is_active or not activity.is_active:
-        raise AttemptError("Inactive students and activities cannot start attempts.", "inactive")
+        raise AttemptError(_("Inactive students and activities cannot start attempts."), "inactive")
     completed_at = completion.get("completed_at") or timezone.now()
     if started_at is None:  # as long before the completion as the time it reports
         started_at = completed_at - timedelta(seconds=active + inactive)
@@ -194,12 +195,12 @@ def record_attempt(student, activity, *, started_at=None, **completion):
 
 def _check_questions(total, correct):
     if total is None or correct is None:
-        raise AttemptError("Both totalQuestions and correctQuestions are required.", "invalid")
+        raise AttemptError(_("Both totalQuestions and correctQuestions are required."), "invalid")
     correct = xp_rules.to_decimal(correct)
     if not correct.is_finite() or total < 0 or correct < 0:
-        raise AttemptError("Question counts must be finite and not negative.", "invalid")
+        raise AttemptError(_("Question counts must be finite and not negative."), "invalid")
     if correct > total:
-        raise AttemptError("correctQuestions cannot exceed totalQuestions.", "invalid")
+        raise AttemptError(_("correctQuestions cannot exceed totalQuestions."), "invalid")
 
 
 def _moments_error(started_at=None, completed_at=None):
@@ -208,11 +209,11 @@ def _moments_error(started_at=None, completed_at=None):
     for name, moment in (("startedAt", started_at), ("completedAt", completed_at)):
         problem = None if moment is None else limits.timestamp_problem(moment, now, app_settings.TIME_TOLERANCE_SECONDS)
         if problem == "too_early":
-            return AttemptError(f"{name} is before {EARLIEST:%Y-%m-%d}.", "invalid")
+            return AttemptError(_("%(field)s is before %(earliest)s.") % {"field": name, "earliest": f"{EARLIEST:%Y-%m-%d}"}, "invalid")
         if problem == "too_late":
-            return AttemptError(f"{name} is in the future.", "invalid")
+            return AttemptError(_("%(field)s is in the future.") % {"field": name}, "invalid")
     if started_at is not None and completed_at is not None and completed_at < started_at:
-        return AttemptError("completedAt is before startedAt.", "invalid")
+        return AttemptError(_("completedAt is before startedAt."), "invalid")
     return None
 
 
@@ -229,11 +230,14 @@ def _elapsed_error(active, inactive, started_at, until):
     totals stay far below their columns' range (``MAX_SECONDS_PER_ATTEMPT``).
     """
     if max(active, inactive) > MAX_SECONDS_PER_ATTEMPT:
-        return AttemptError(f"An attempt holds at most {MAX_SECONDS_PER_ATTEMPT} seconds of each kind.", "invalid")
+        return AttemptError(
+            _("An attempt holds at most %(seconds)d seconds of each kind.") % {"seconds": MAX_SECONDS_PER_ATTEMPT}, "invalid"
+        )
     elapsed = max(0, int((until - started_at).total_seconds()))
     if active + inactive > elapsed + app_settings.TIME_TOLERANCE_SECONDS:
         return AttemptError(
-            f"{active + inactive} seconds reported, but only {elapsed} seconds passed since the attempt started.",
+            _("%(reported)d seconds reported, but only %(elapsed)d seconds passed since the attempt started.")
+            % {"reported": active + inactive, "elapsed": elapsed},
             "invalid",
         )
     return None
@@ -242,4 +246,4 @@ def _elapsed_error(active, inactive, started_at, until):
 def _check_seconds(*values):
     for value in values:
         if value < 0 or value > MAX_SECONDS_PER_CALL:
-            raise AttemptError(f"Seconds must be between 0 and {MAX_SECONDS_PER_CALL}.", "invalid")
+            raise AttemptError(_("Seconds must be between 0 and %(maximum)d.") % {"maximum": MAX_SECONDS_PER_CALL}, "invalid")

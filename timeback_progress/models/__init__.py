@@ -10,9 +10,15 @@ from ..subjects import SUBJECT_CHOICES  # noqa: F401 (hosts imported it from her
 from .base import ID_NAMESPACE, ScoreStatus, Status, TimestampedModel
 from .gradebook import Attempt, Result, ResultCorrection
 from .idempotency import IdempotencyRecord
+from .labels import label_models
 from .outbox import Delivery
 from .progress import ActivityProgress, DailyProgress, StudentProgress
 from .roster import Activity, Course, Enrollment, RosterClass, Student, SyncState
+
+label_models([
+    Activity, ActivityProgress, Attempt, Course, DailyProgress, Delivery, Enrollment, IdempotencyRecord, Result,
+    ResultCorrection, RosterClass, Student, StudentProgress, SyncState,
+])
 
 __all__ = [
     "ID_NAMESPACE", "Activity", "ActivityProgress", "Attempt", "Course", "DailyProgress", "Delivery", "Enrollment",

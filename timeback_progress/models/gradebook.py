@@ -226,12 +226,13 @@ class ResultCorrection(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"Correction of {self.result} at {self.created_at:%Y-%m-%d %H:%M}"
+        return _("Correction of %(result)s at %(moment)s") % {
+            "result": self.result, "moment": f"{self.created_at:%Y-%m-%d %H:%M}"}
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
-            raise ValidationError("Result corrections are an audit trail and cannot be edited.")
+            raise ValidationError(_("Result corrections are an audit trail and cannot be edited."))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValidationError("Result corrections are an audit trail and cannot be deleted.")
+        raise ValidationError(_("Result corrections are an audit trail and cannot be deleted."))

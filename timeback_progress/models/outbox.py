@@ -69,7 +69,7 @@ class Delivery(TimestampedModel):
     objects = DeliveryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = _("deliveries")
         ordering = ["id"]
         constraints = [
             # At most one waiting row per key: a re-sync folds into it. A row

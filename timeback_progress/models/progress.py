@@ -49,7 +49,7 @@ class StudentProgress(ProgressSums):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "student progress"
+        verbose_name_plural = _("student progress")
         constraints = [models.UniqueConstraint(fields=["student", "course"], name="tbp_progress_unique")]
         indexes = [
             models.Index(fields=["course", "-xp_total"]),
@@ -57,7 +57,7 @@ class StudentProgress(ProgressSums):
         ]
 
     def __str__(self):
-        return f"{self.student} in {self.course}"
+        return _("%(student)s in %(course)s") % {"student": self.student, "course": self.course}
 
 
 class DailyProgress(models.Model):
@@ -71,7 +71,7 @@ class DailyProgress(models.Model):
     active_seconds = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        verbose_name_plural = "daily progress"
+        verbose_name_plural = _("daily progress")
         constraints = [models.UniqueConstraint(fields=["student", "course", "day"], name="tbp_daily_unique")]
         # Covers the class chart (sum of xp per day of a course) without touching the table.
         indexes = [models.Index(fields=["course", "day", "xp"], name="tbp_daily_course_day_xp")]
@@ -100,9 +100,9 @@ class ActivityProgress(ProgressSums):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "activity progress"
+        verbose_name_plural = _("activity progress")
         constraints = [models.UniqueConstraint(fields=["student", "activity"], name="tbp_activity_progress_unique")]
         indexes = [models.Index(fields=["student", "course"], name="tbp_activity_progress_course")]
 
     def __str__(self):
-        return f"{self.student} at {self.activity}"
+        return _("%(student)s at %(activity)s") % {"student": self.student, "activity": self.activity}

@@ -123,7 +123,7 @@ class Enrollment(TimestampedModel):
 
     def __str__(self):
         who = self.student or self.user or self.user_sourced_id
-        return f"{who} ({self.role}) in {self.course}"
+        return _("%(who)s (%(role)s) in %(course)s") % {"who": who, "role": self.get_role_display(), "course": self.course}
 
     def clean(self):
         if self.role == self.Role.STUDENT and not self.student_id:
@@ -185,7 +185,7 @@ class Activity(TimestampedModel):
     line_item_queued = models.BooleanField(default=False, editable=False)
 
     class Meta:
-        verbose_name_plural = "activities"
+        verbose_name_plural = _("activities")
         ordering = ["course", "name"]
 
     def __str__(self):

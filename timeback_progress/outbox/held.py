@@ -16,10 +16,11 @@ the start of every delivery run for whatever those missed (a
 written before this existed are caught at send time (``fill_or_hold``).
 """
 
+from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.db.models import F, Func, JSONField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Trim
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy as _
 
 from ..models import Attempt, Delivery, Student
@@ -57,13 +58,19 @@ def needs_hold(event):
 
 
 def reason(event):
-    """Why an event is held, naming the student (their sourcedId, never a secret)."""
+    """Why an event is held, naming the student (their sourcedId, never a secret).
+
+    Stored in ``last_error``, so in the site's language (``LANGUAGE_CODE``),
+    never the language of the request that happened to write the row: the
+    admin groups held rows by this text, and one student's rows must read alike.
+    """
     actor_id = str(_actor(event).get("id") or "")
     student = actor_id.rsplit("/users/", 1)[-1] or "?"
-    return gettext(
-        "held: student %(student)s has no email, and Timeback requires one (actor.email). "
-        "Add the student's email and this event is sent."
-    ) % {"student": student}
+    with translation.override(settings.LANGUAGE_CODE):
+        return gettext(
+            "held: student %(student)s has no email, and Timeback requires one (actor.email). "
+            "Add the student's email and this event is sent."
+        ) % {"student": student}
 
 
 def hold_if_needed(row):

@@ -1,5 +1,7 @@
 /* Student page: daily XP (bars) and cumulative XP (line) from the json_script
-   data the admin renders; no inline script, so a strict CSP still works. */
+   data the admin renders; no inline script, so a strict CSP still works.
+   The series' names come translated from the template (the canvas's data-label-*
+   attributes), so this file needs no JavaScript catalogue. */
 'use strict';
 (function () {
   function draw() {
@@ -7,15 +9,17 @@
     const canvas = document.getElementById('tbp-xp-chart');
     if (!data || !canvas || typeof Chart === 'undefined') { return; }
     const points = JSON.parse(data.textContent);
+    const daily = canvas.dataset.labelDaily || 'XP per day';
+    const totalLabel = canvas.dataset.labelTotal || 'Total XP';
     let total = 0;
     const cumulative = points.map(function (p) { total += p.xp; return Math.round(total * 100) / 100; });
     new Chart(canvas, {
       data: {
         labels: points.map(function (p) { return p.day; }),
         datasets: [
-          { type: 'bar', label: 'XP per day', data: points.map(function (p) { return p.xp; }),
+          { type: 'bar', label: daily, data: points.map(function (p) { return p.xp; }),
             backgroundColor: 'rgba(65, 118, 144, 0.6)', yAxisID: 'y' },
-          { type: 'line', label: 'Total XP', data: cumulative, borderColor: '#c77c02',
+          { type: 'line', label: totalLabel, data: cumulative, borderColor: '#c77c02',
             backgroundColor: '#c77c02', tension: 0.2, yAxisID: 'y1' }
         ]
       },
@@ -23,9 +27,9 @@
         maintainAspectRatio: false,
         animation: false,
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: 'XP per day' } },
+          y: { beginAtZero: true, title: { display: true, text: daily } },
           y1: { beginAtZero: true, position: 'right', grid: { drawOnChartArea: false },
-                title: { display: true, text: 'Total XP' } }
+                title: { display: true, text: totalLabel } }
         }
       }
     });
