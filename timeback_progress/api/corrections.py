@@ -17,7 +17,8 @@ from ..gradebook.locking import db_for_write
 from ..models import Result, ResultCorrection
 from . import idempotency, permissions, serializers
 from .throttling import TimebackReadThrottle
-from .views import ERRORS, IDEMPOTENCY_PARAMETER, WRITE_ERRORS, Conflict, ErrorSerializer, WriteView, get_attempt
+from .responses import ERRORS, IDEMPOTENCY_PARAMETER, WRITE_ERRORS, ErrorSerializer
+from .views import Conflict, WriteView, get_attempt
 
 CORRECT_PERMISSION = "timeback_progress.correct_result"
 VIEW_CORRECTIONS_PERMISSION = "timeback_progress.view_resultcorrection"
