@@ -15,7 +15,7 @@
   }
   var accent = css("--tbp-accent", "#2457c5");
   var accentSoft = css("--tbp-accent-soft", "rgba(36, 87, 197, 0.35)");
-  var good = css("--tbp-good", "#1a7f4b");
+  var good = css("--tbp-good", "#15703f");
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = css("--tbp-muted", "#5b6472");
 
