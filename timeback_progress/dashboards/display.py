@@ -44,18 +44,30 @@ def duration(seconds):
 
 
 def number(value, places=1, suffix=""):
-    """'1,234.5' (or '–' for None)."""
+    """'1,234.5' in English, '1 234,5' in Spanish (or '–' for None); ``suffix="%"`` writes a percent.
+
+    The active locale's separators (``formats.number_format``), and its way of
+    writing a percent ('87.2%', '87,2 %'): a page reads one way per language.
+    """
     if value is None:
         return "–"
-    return f"{Decimal(value):,.{places}f}{suffix}"
+    text = formats.number_format(Decimal(value), places, force_grouping=True)
+    if suffix == "%":
+        return percent_text(text)
+    return f"{text}{suffix}"
+
+
+def percent_text(text):
+    """An already formatted number as a percent, as the active language writes it."""
+    return gettext("%(percent)s%%") % {"percent": text}
 
 
 def short_number(value):
-    """Up to two decimals without trailing zeros: 12.5, 10, 0.25."""
+    """Up to two decimals without trailing zeros: 12.5, 10, 0.25 (the locale's decimal separator)."""
     if value is None:
         return "–"
     text = f"{Decimal(value):.2f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return formats.number_format(Decimal(text or "0"))
 
 
 def when(value):
@@ -77,8 +89,8 @@ def course_progress(mastered, course):
 
 
 def progress_display(value):
-    """'75%', or '–' without masterable units."""
-    return "–" if value is None else f"{value}%"
+    """'75%' ('75 %' in Spanish), or '–' without masterable units."""
+    return "–" if value is None else percent_text(formats.number_format(value))
 
 
 def decorate(row, course, now, url_prefix=None):

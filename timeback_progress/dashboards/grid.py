@@ -26,7 +26,7 @@ sort by an activity; ``tests/test_dashboards_grid.py`` holds one against the oth
 
 from django.db.models import Case, F, FilteredRelation, IntegerField, Q, Value, When
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ..models import ActivityProgress
 from .display import duration, number
@@ -38,12 +38,13 @@ NOT_STARTED, IN_PROGRESS, DONE, COMPLETED, MASTERED = "not_started", "in_progres
 RANKS = {NOT_STARTED: 0, IN_PROGRESS: 1, DONE: 2, COMPLETED: 3, MASTERED: 4}
 
 # What a reader sees without colour: a symbol and a word (legend, title, CSV).
+# A context of their own: one cell's state, not the admin's column headers of the same words.
 LABELS = {
-    NOT_STARTED: _("Not started"),
-    IN_PROGRESS: _("In progress"),
-    DONE: _("Done"),
-    COMPLETED: _("Completed"),
-    MASTERED: _("Mastered"),
+    NOT_STARTED: pgettext_lazy("grid cell state", "Not started"),
+    IN_PROGRESS: pgettext_lazy("grid cell state", "In progress"),
+    DONE: pgettext_lazy("grid cell state", "Done"),
+    COMPLETED: pgettext_lazy("grid cell state", "Completed"),
+    MASTERED: pgettext_lazy("grid cell state", "Mastered"),
 }
 SYMBOLS = {NOT_STARTED: "·", IN_PROGRESS: "◐", DONE: "✓", COMPLETED: "●", MASTERED: "★"}
 

@@ -20,8 +20,8 @@ class CourseViewForm(forms.Form):
     """Section, page and sort, shared by the grid and the activities view."""
 
     section = SectionField()
-    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    sort = forms.CharField(required=False, max_length=24, widget=forms.HiddenInput)
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput, label=_("Page"))
+    sort = forms.CharField(required=False, max_length=24, widget=forms.HiddenInput, label=_("Sort"))
     default_sort = "name"
 
     def __init__(self, data, *, course, **kwargs):

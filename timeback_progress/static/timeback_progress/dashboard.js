@@ -45,20 +45,25 @@
 
   var studentData = data("tbp-student-chart-data");
   if (studentData) {
-    new Chart(document.getElementById("tbp-student-chart"), {
+    // Series names come translated from the template's data-label-* attributes (as admin.js does).
+    var studentCanvas = document.getElementById("tbp-student-chart");
+    var dayLabel = studentCanvas.dataset.labelDay || "XP that day";
+    var perDayLabel = studentCanvas.dataset.labelPerDay || "XP per day";
+    var totalLabel = studentCanvas.dataset.labelTotal || "Total XP";
+    new Chart(studentCanvas, {
       data: {
         labels: studentData.labels,
         datasets: [
-          { type: "bar", label: "XP that day", data: studentData.xp, backgroundColor: accentSoft, borderRadius: 3, yAxisID: "y" },
-          { type: "line", label: "Total XP", data: studentData.cumulative, borderColor: good, backgroundColor: good, pointRadius: 0, stepped: true, yAxisID: "y1" }
+          { type: "bar", label: dayLabel, data: studentData.xp, backgroundColor: accentSoft, borderRadius: 3, yAxisID: "y" },
+          { type: "line", label: totalLabel, data: studentData.cumulative, borderColor: good, backgroundColor: good, pointRadius: 0, stepped: true, yAxisID: "y1" }
         ]
       },
       options: Object.assign({}, common, {
         plugins: { legend: { display: true, position: "bottom" } },
         scales: {
           x: common.scales.x,
-          y: { beginAtZero: true, title: { display: true, text: "XP per day" } },
-          y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "Total XP" } }
+          y: { beginAtZero: true, title: { display: true, text: perDayLabel } },
+          y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: totalLabel } }
         }
       })
     });
