@@ -180,3 +180,33 @@ def test_the_api_routed_without_drf_spectacular(settings):
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if not a.startswith("drf_spectacular")]
     assert host_ids() == ["timeback_progress.W013"]
     assert "drf_spectacular is not in INSTALLED_APPS" in messages("timeback_progress.W013")
+
+
+# -- what the app offers so that a host need not write it ----------------------------------
+
+
+@pytest.mark.django_db
+def test_the_apps_sign_in_page_renders_signs_in_and_offers_sign_out(urlconf, client, django_user_model):
+    """``timeback_progress.auth_urls``: Django ships no registration/login.html; the app's page stands in."""
+    urlconf.urlpatterns = [path("progress/", include("timeback_progress.urls")),
+                           path("accounts/", include("timeback_progress.auth_urls"))]
+    django_user_model.objects.create_user("teacher", password="pw-123456789")
+    with override_settings(ROOT_URLCONF=urlconf.__name__, LOGIN_URL="/accounts/login/"):
+        visit = client.get("/progress/")
+        assert visit.status_code == 302 and visit["Location"] == "/accounts/login/?next=/progress/"
+        page = client.get(visit["Location"])
+        assert page.status_code == 200 and b'data-testid="sign-in"' in page.content
+        signed_in = client.post("/accounts/login/", {"username": "teacher", "password": "pw-123456789", "next": "/progress/"})
+        assert signed_in.status_code == 302 and signed_in["Location"] == "/progress/"
+        assert b'action="/accounts/logout/"' in client.get("/progress/").content
+        assert client.post("/accounts/logout/").status_code in (200, 302)
+
+
+@pytest.mark.django_db
+def test_the_api_include_serves_the_schema_and_its_swagger_page(urlconf, admin_client):
+    urlconf.urlpatterns = [path("api/", include("timeback_progress.api.urls"))]
+    with override_settings(ROOT_URLCONF=urlconf.__name__):
+        schema = admin_client.get("/api/schema/", {"format": "json"})
+        assert schema.status_code == 200 and "/api/v1/attempts/" in schema.json()["paths"]
+        docs = admin_client.get("/api/docs/")
+        assert docs.status_code == 200 and b"/api/schema/" in docs.content
