@@ -1,4 +1,8 @@
-"""System checks for the ``TIMEBACK_PROGRESS`` settings (see docs/checks.md)."""
+"""System checks for the ``TIMEBACK_PROGRESS`` settings (see docs/checks.md).
+
+The checks of the host's setup around the app (URLs, ``Q_CLUSTER``, app order,
+caches, ``USE_TZ``) are in ``host_checks``, registered on import here.
+"""
 
 import zoneinfo
 from urllib.parse import urlsplit
@@ -7,7 +11,9 @@ from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
+from . import host_checks  # noqa: F401  (registers the checks of the host's setup)
 from .conf import DEFAULTS, ENVIRONMENTS, PLATFORMS, SETTINGS_NAME, app_settings
+from .host_checks import PER_PROCESS_CACHES
 from .subjects import SUBJECTS
 from .timeback import numeric_settings
 
@@ -189,9 +195,6 @@ def check_database(app_configs=None, **kwargs):
     ]
 
 
-# Cache backends whose counts are not shared between processes: per process
-# (local memory), or nothing at all (the dummy cache never holds a count).
-PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
 API_SCOPES = ("timeback_write", "timeback_service", "timeback_read")
 
 
