@@ -1,6 +1,8 @@
 """The dashboards beside the overview render in Spanish: the student's own page, the 403,
 the grid, the class-by-activity view and the course list, with Spanish numbers ('92,0 %')."""
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -84,3 +86,14 @@ def test_the_course_list_in_spanish(client, klass):
     client.force_login(klass["teacher"])
     html = client.get(reverse("timeback_progress:course-list"), **ES).content.decode()
     assert not missing(html, ["Cursos", "Los cursos en los que usted es docente.", "Estudiantes", "XP de la clase", "Filtrar"])
+
+
+@pytest.mark.parametrize("language, expected", [("en", "66.7%"), ("es", "66,7\xa0%")])
+def test_numbers_are_rounded_half_up_not_cut(language, expected):
+    from django.utils import translation
+
+    from timeback_progress.dashboards import display
+
+    with translation.override(language):
+        assert display.number(Decimal("66.67"), 1, suffix="%") == expected
+        assert display.number(Decimal("0.05"), 1) == ("0.1" if language == "en" else "0,1")

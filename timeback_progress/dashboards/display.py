@@ -51,7 +51,9 @@ def number(value, places=1, suffix=""):
     """
     if value is None:
         return "–"
-    text = formats.number_format(Decimal(value), places, force_grouping=True)
+    # Rounded half up first: number_format cuts extra places off (66.67 would read 66.6).
+    rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = formats.number_format(rounded, places, force_grouping=True)
     if suffix == "%":
         return percent_text(text)
     return f"{text}{suffix}"
