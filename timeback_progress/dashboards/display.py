@@ -8,12 +8,12 @@ which asks the XP policy (``gradebook.derivation.evaluate``) why an attempt earn
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from .. import xp as xp_rules
 from ..gradebook import derivation
-from . import stuck
+from . import flags
 
 
 def percent(part, whole):
@@ -38,6 +38,13 @@ def duration(seconds):
     if minutes:
         return f"{minutes} min"
     return f"{seconds} s"
+
+
+def hours(seconds):
+    """A duration for a headline card: '348 h' from 10 hours on (minutes add nothing there, and
+    '348 h 43 min' overflows a card), else as ``duration``."""
+    seconds = int(seconds or 0)
+    return f"{seconds // 3600:,} h" if seconds >= 36_000 else duration(seconds)
 
 
 def number(value, places=1, suffix=""):
@@ -78,16 +85,32 @@ def progress_display(value):
     return "–" if value is None else f"{value}%"
 
 
+def row_accuracy(row):
+    """A class row's accuracy from its sums (two places, half-up, as StudentProgress stores it):
+    the SQL value of a window is for sorting only."""
+    return xp_rules.percent_correct(row.correct_questions, row.total_questions)
+
+
 def decorate(row, course, now, url_prefix=None):
-    """Display values for one overview row (``url_prefix`` from ``views.student_url_prefix``)."""
-    row.progress_percent = course_progress(row.mastered_units, course)
+    """Display values for one overview row (``url_prefix`` from ``views.student_url_prefix``).
+
+    Course progress is as of now (``course_mastered_units``); the other
+    figures are the row's, all time or of the window. The last activity is in
+    the current time zone, in the active locale's short date format.
+    """
+    row.accuracy = row_accuracy(row)
+    row.progress_percent = course_progress(row.course_mastered_units, course)
     row.progress_bar = str(row.progress_percent or 0)  # an attribute: never localised
     row.xp_display = number(row.xp_total)
     row.accuracy_display = number(row.accuracy, suffix="%")
     row.progress_display = progress_display(row.progress_percent)
     row.active_display = duration(row.active_seconds)
-    row.last_activity_display = when(row.last_activity_at)
-    row.stuck_reasons = stuck.reasons(row, now)
+    row.last_activity_display = (
+        None if row.last_activity_at is None
+        else formats.date_format(timezone.localtime(row.last_activity_at), "SHORT_DATETIME_FORMAT")
+    )
+    row.struggling_reason = flags.struggling_reason(row)
+    row.inactive_reason = flags.inactive_reason(row, now)
     if url_prefix is not None:
         row.url = f"{url_prefix}{row.pk}/"
     return row
