@@ -12,11 +12,12 @@ import datetime as dt
 import io
 import re
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from timeback_progress.dashboards import days, queries
 from timeback_progress.gradebook import attempts
@@ -298,3 +299,17 @@ def test_two_students_with_the_same_name_are_told_apart(client, klass):
     html = client.get(url("course-overview", klass["course"]), {"q": "lovelace"}).content.decode()
     identities = re.findall(r'data-col="identity">([^<]+)<', html)
     assert len(identities) == 2 and len(set(identities)) == 2 and "ada.two@example.com" in identities
+
+
+def test_times_on_the_page_are_in_the_named_zone_even_with_another_active(client, klass):
+    """A host that activates another zone per request still gets the days and times the page names."""
+    ada = klass["people"]["Lovelace"]
+    last = StudentProgress.objects.get(student=ada).last_activity_at
+    client.force_login(klass["teacher"])
+    with timezone.override("Asia/Tokyo"):
+        response = client.get(url("course-overview", klass["course"]), {"q": "lovelace"})
+    row = response.context["rows"][0]
+    shown = timezone.localtime(last, timezone.get_default_timezone())
+    assert row.last_activity_display == formats.date_format(shown, "SHORT_DATETIME_FORMAT")
+    assert shown.hour != timezone.localtime(last, ZoneInfo("Asia/Tokyo")).hour
+    assert f"Days and times are in the {ZONE} time zone." in " ".join(response.content.decode().split())

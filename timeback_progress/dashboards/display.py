@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from .. import xp as xp_rules
 from ..gradebook import derivation
+from ..gradebook.progress import CHART_TZ
 from . import flags
 
 
@@ -96,7 +97,8 @@ def decorate(row, course, now, url_prefix=None):
 
     Course progress is as of now (``course_mastered_units``); the other
     figures are the row's, all time or of the window. The last activity is in
-    the current time zone, in the active locale's short date format.
+    the chart time zone (the one the page names for its days), in the active
+    locale's short date and time format.
     """
     row.accuracy = row_accuracy(row)
     row.progress_percent = course_progress(row.course_mastered_units, course)
@@ -107,7 +109,7 @@ def decorate(row, course, now, url_prefix=None):
     row.active_display = duration(row.active_seconds)
     row.last_activity_display = (
         None if row.last_activity_at is None
-        else formats.date_format(timezone.localtime(row.last_activity_at), "SHORT_DATETIME_FORMAT")
+        else formats.date_format(timezone.localtime(row.last_activity_at, CHART_TZ()), "SHORT_DATETIME_FORMAT")
     )
     row.struggling_reason = flags.struggling_reason(row)
     row.inactive_reason = flags.inactive_reason(row, now)
