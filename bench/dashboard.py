@@ -231,16 +231,6 @@ def csv_peak_memory(client, path):
     return {"peak_kib": round(peak / 1024, 1), "csv_kib": round(size / 1024, 1)}
 
 
-def add_covering_index():
-    """Proposed schema change: lets the class chart read DailyProgress from the index alone."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE INDEX bench_daily_course_day_xp ON timeback_progress_dailyprogress (course_id, day, xp)"
-        )
-
-
 def window_query(days_back=7):
     """The overview's query string for the last ``days_back`` days."""
     from timeback_progress.dashboards import days
@@ -280,12 +270,10 @@ class fresh_database:
         self.admin.close()
 
 
-def run_all(n_students, sizes, large, runs, covering_index=False, base_url=None):
+def run_all(n_students, sizes, large, runs, base_url=None):
     """Every course in one database, every page timed side by side in one process."""
     with fresh_database(base_url) as url:
         setup_django(url)
-        if covering_index:
-            add_covering_index()
         from django.db import connection
         from django.test import Client
         from django.urls import reverse
@@ -336,15 +324,11 @@ def main():
     parser.add_argument("--large-students", type=int, default=5000,
                         help="students of the large course (10 attempts each); 0 leaves it out")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument(
-        "--covering-index", action="store_true",
-        help="also index DailyProgress (course, day, xp), the proposed schema change, before measuring",
-    )
     parser.add_argument("--database-url-from-env", action="store_true",
                         help="run on a fresh PostgreSQL database made next to the one DATABASE_URL names")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL") if args.database_url_from_env else None
-    report(run_all(args.students, args.attempts, args.large_students, args.runs, args.covering_index, base_url))
+    report(run_all(args.students, args.attempts, args.large_students, args.runs, base_url))
 
 
 PAGES = ("overview", "overview_window", "overview_window_sorted", "overview_sorted_filtered", "student", "csv",
