@@ -181,6 +181,10 @@ def test_overview_fits_a_phone(browser_login, showcase, artifacts_dir):
     # Only the table scrolls sideways, never the page.
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=os.path.join(artifacts_dir, "dashboard-overview-phone.png"), full_page=True)
+    # The week comparison fits without scrolling.
+    weeks = page.locator("[data-testid=weeks] [role=region]")
+    assert weeks.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    page.locator("[data-testid=weeks]").screenshot(path=os.path.join(artifacts_dir, "dashboard-weeks-phone.png"))
     # The students table is a scrollable region with a visible hint; the status column is reached by scrolling it.
     hint = page.locator("#tbp-students-hint")
     assert hint.is_visible() and "sideways" in hint.inner_text()
@@ -197,10 +201,12 @@ def test_overview_fits_a_phone(browser_login, showcase, artifacts_dir):
     page.screenshot(path=os.path.join(artifacts_dir, "dashboard-overview-phone-scrolled.png"))
 
 
-@pytest.mark.parametrize("width", [1280, 1440, 1920])
-def test_every_figure_fits_its_card(browser_login, showcase, artifacts_dir, width):
-    """A long class total ("342 h 56 min") stays inside the Active time card at desktop widths."""
-    StudentProgress.objects.filter(student=showcase["students"]["Lovelace"]).update(active_seconds=1_234_567)
+@pytest.mark.parametrize("width", [1280, 1366, 1440, 1920])
+@pytest.mark.parametrize("active", [35_940, 1_234_567])
+def test_every_figure_fits_its_card(browser_login, showcase, artifacts_dir, width, active):
+    """The longest class totals ("9 h 59 min"; "342 h" for 342 h 56 min) stay inside the Active time card."""
+    StudentProgress.objects.filter(course=showcase["course"]).update(active_seconds=0)
+    StudentProgress.objects.filter(student=showcase["students"]["Lovelace"]).update(active_seconds=active)
     page = browser_login("teacher")
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"/progress/courses/{showcase['course'].pk}/")
@@ -209,7 +215,7 @@ def test_every_figure_fits_its_card(browser_login, showcase, artifacts_dir, widt
             return dd.scrollWidth > dd.clientWidth + 1 || dd.getBoundingClientRect().right > card.getBoundingClientRect().right; })
         .map(card => card.innerText)""")
     assert overflowing == []
-    page.locator("[data-testid=figures]").screenshot(path=os.path.join(artifacts_dir, f"dashboard-figures-{width}.png"))
+    page.locator("[data-testid=figures]").screenshot(path=os.path.join(artifacts_dir, f"dashboard-figures-{width}-{active}.png"))
 
 
 def test_window_figures_match_the_chart(browser_login, showcase, artifacts_dir):

@@ -126,6 +126,7 @@ def test_a_window_shows_the_attempts_completed_in_it_everywhere(client, klass):
     assert figures["accuracy"] == (total(want, "correct") * 100 / total(want, "total")).quantize(Decimal("0.1"))
     chart = response.context["chart"]
     assert chart["labels"][0] == first.isoformat() and chart["labels"][-1] == last.isoformat() and len(chart["labels"]) == 7
+    assert chart["display"][0] == first.strftime("%m/%d/%Y")  # the axis in the locale's format (en-us here)
     assert Decimal(str(sum(chart["xp"]))) == total(want, "xp")
     exported = csv_of(client.get(url("course-export", course), params))
     assert len(exported) == 4 and {r["window_start"] for r in exported} == {first.isoformat()}
@@ -313,3 +314,12 @@ def test_times_on_the_page_are_in_the_named_zone_even_with_another_active(client
     assert row.last_activity_display == formats.date_format(shown, "SHORT_DATETIME_FORMAT")
     assert shown.hour != timezone.localtime(last, ZoneInfo("Asia/Tokyo")).hour
     assert f"Days and times are in the {ZONE} time zone." in " ".join(response.content.decode().split())
+
+
+@pytest.mark.parametrize("seconds, shown", [
+    (40, "40\u00a0s"), (600, "10\u00a0min"), (35_940, "9\u00a0h 59\u00a0min"), (36_000, "10\u00a0h"), (1_234_567, "342\u00a0h"),
+])
+def test_a_card_duration_wraps_only_between_hours_and_minutes(seconds, shown):
+    from timeback_progress.dashboards.display import hours
+
+    assert hours(seconds) == shown

@@ -10,7 +10,7 @@ Each function here is one query whatever the number of students or attempts:
 
 * ``window_sums``: per-student sums as ``Subquery`` annotations for ``queries.class_rows``;
 * ``window_totals``: the class's sums over a window (the cards);
-* ``xp_per_day``: the chart;
+* ``xp_per_day``: the chart (ISO days, and the same days in the locale's format for its axis);
 * ``week_comparison``: this week against last week (weeks start on Monday).
 """
 
@@ -19,12 +19,12 @@ from decimal import Decimal
 
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from .. import xp as xp_rules
 from ..gradebook.progress import CHART_TZ, DAY_SUMS
 from ..models import DailyProgress
-from .display import duration
+from .display import hours
 
 # A DailyProgress sum -> the class_rows field it fills in a window (the same name but XP's).
 ROW_FIELDS = {name: "xp_total" if name == "xp" else name for name in DAY_SUMS}
@@ -98,7 +98,12 @@ def xp_per_day(course, start, end, students=None):
         days = sorted(totals)
     else:
         days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    return {"labels": [d.isoformat() for d in days], "xp": [float(totals.get(d) or 0) for d in days]}
+    return {
+        "labels": [d.isoformat() for d in days],
+        # The axis in the active locale's date format (the ISO labels stay for scripts and tests).
+        "display": [formats.date_format(d, "SHORT_DATE_FORMAT") for d in days],
+        "xp": [float(totals.get(d) or 0) for d in days],
+    }
 
 
 WEEK_FIGURES = ("xp", "active_seconds", "completed_count", "active_students")
@@ -123,5 +128,5 @@ def week_comparison(course, students, on=None):
     row = in_window(course, last_start, on).filter(student__in=students).aggregate(**aggregates)
     result = {week: cleaned({name: row[f"{week}_{name}"] for name in WEEK_FIGURES}) for week in weeks}
     for figures in result.values():
-        figures["active"] = duration(figures["active_seconds"])
+        figures["active"] = hours(figures["active_seconds"])
     return {**result, "this_start": this_start, "last_start": last_start, "last_end": last_end, "on": on}

@@ -43,9 +43,18 @@ def duration(seconds):
 
 def hours(seconds):
     """A duration for a headline card: '348 h' from 10 hours on (minutes add nothing there, and
-    '348 h 43 min' overflows a card), else as ``duration``."""
+    '348 h 43 min' overflows a card), else as ``duration`` with each number held to its unit
+    (no-break spaces), so a narrow card wraps '9 h 59 min' between the hours and the minutes only."""
     seconds = int(seconds or 0)
-    return f"{seconds // 3600:,} h" if seconds >= 36_000 else duration(seconds)
+    if seconds >= 36_000:
+        return f"{seconds // 3600:,}\u00a0h"
+    return " ".join(part.replace(" ", "\u00a0") for part in _groups(duration(seconds)))
+
+
+def _groups(text):
+    """'9 h 05 min' -> ['9 h', '05 min']."""
+    words = text.split(" ")
+    return [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
 
 
 def number(value, places=1, suffix=""):

@@ -6,15 +6,13 @@ from ``queries``, their display values from ``display``, the query strings are
 validated by ``forms``.
 """
 
-import datetime as dt
-
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -132,7 +130,6 @@ class CourseOverviewView(CourseAccessMixin, FormErrorsAre400, TemplateView):
         students = queries.student_ids(rows)
         start, end = window or queries.chart_range(None, None)
         chart = queries.class_xp_per_day(self.course, start, end, students)
-        chart["display"] = [formats.date_format(dt.date.fromisoformat(day), "SHORT_DATE_FORMAT") for day in chart["labels"]]
         query = querystring(self.request)
         return super().get_context_data(
             course=self.course,
