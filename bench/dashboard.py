@@ -1,30 +1,35 @@
 #!/usr/bin/env python
-"""Benchmark the teacher dashboards at 10,000 and 100,000 attempts.
+"""Benchmark the teacher dashboards at 10,000 and 100,000 attempts, and a 5,000-student course.
 
 Usage::
 
-    python bench/dashboard.py                      # both sizes, 1,000 students
-    python bench/dashboard.py --runs 30 --students 1000 --attempts 10000 100000
+    python bench/dashboard.py                      # both sizes, 1,000 students; then 5,000 students
+    python bench/dashboard.py --runs 30 --students 1000 --attempts 10000 100000 --large-students 5000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python bench/dashboard.py --database-url-from-env
 
-Each size runs in its own process against a fresh temporary SQLite file
-(DATABASE_URL), migrated, then filled in bulk: one course, ``--students``
-students, ``--attempts`` completed attempts over 20 activities and 60 days,
-scored with the real XP rules (``timeback_progress.xp``). StudentProgress and
-DailyProgress are built directly with bulk inserts from the same numbers;
-the signal path would take far too long at this size. It then times the
-course overview, a student page and the CSV export through the Django test
-client, signed in as the course's teacher, and prints the median render time,
+Every course lives in one fresh database: a temporary SQLite file by
+default, or (``--database-url-from-env``) a new PostgreSQL database created
+next to the one ``DATABASE_URL`` names and dropped after. It is migrated, then
+filled in bulk: a course of ``--students`` students per ``--attempts`` size
+(completed attempts over 20 activities and 60 days, scored with the real XP
+rules, ``timeback_progress.xp``), and a ``--large-students`` course with 10
+attempts each. StudentProgress and DailyProgress are built directly with bulk
+inserts from the same numbers; the signal path would take far too long at this
+size. Through the Django test client, signed in as each course's teacher, it
+times the course overview (all time; with a 7-day window; sorted and
+filtered), a student page and the CSV export (all time and windowed), every
+page of every course in turns, one round after another, so the sizes are
+measured side by side under the same load; and prints the median render time,
 the query count, the 100k/10k ratio and the CSV export's peak memory
-(tracemalloc) at 1,000 and 10,000 students.
+(tracemalloc) at 1,000 and 10,000 students. The throttles are off.
 """
 
 import argparse
-import json
+import datetime
 import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,14 +42,14 @@ ACTIVITIES = 20
 DAYS = 60
 
 
-def setup_django(db_path):
+def setup_django(database_url):
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
     # these runs are in-process on loopback (the test client speaks http).
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
+    os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_DEBUG", "false")
     import django
 
@@ -53,11 +58,21 @@ def setup_django(db_path):
     from django.test.utils import setup_test_environment
 
     setup_test_environment()  # allows the test client's host, keeps DEBUG off
+    from django.conf import settings
+
+    from timeback_progress.conf import app_settings
+
+    # The pages, not the rates: a run makes hundreds of requests a minute.
+    off = {"timeback_dashboard": None, "timeback_export": None}
+    settings.TIMEBACK_PROGRESS = {**getattr(settings, "TIMEBACK_PROGRESS", {}), "THROTTLE_RATES": off}
+    app_settings.reload()
+    # force_login's request has no address, which django-axes cannot store in PostgreSQL's inet.
+    settings.AXES_ENABLED = False
     call_command("migrate", verbosity=0)
 
 
-def build(n_students, n_attempts, seed=42):
-    """One course with its teacher, students, attempts and aggregates, in bulk."""
+def build(n_students, n_attempts, seed=42, tag="a"):
+    """One course with its teacher, students, attempts and aggregates, in bulk (``tag`` keeps ids apart)."""
     import datetime as dt
     from decimal import Decimal
 
@@ -72,19 +87,19 @@ def build(n_students, n_attempts, seed=42):
     rng = random.Random(seed)
     now = timezone.now().replace(microsecond=0)
     course = Course.objects.create(
-        sourced_id="bench-course", title="Bench Math", subject="Math", total_xp=2000, masterable_units=ACTIVITIES * 2
+        sourced_id=f"bench-course-{tag}", title=f"Bench Math {tag}", subject="Math", total_xp=2000, masterable_units=ACTIVITIES * 2
     )
-    teacher = get_user_model().objects.create_user("bench-teacher", password="x")
+    teacher = get_user_model().objects.create_user(f"bench-teacher-{tag}", password="x")
     Enrollment.objects.create(course=course, user=teacher, role="teacher")
     activities = Activity.objects.bulk_create(
         Activity(
-            activity_id=f"bench-act-{i}", name=f"Lesson {i + 1}", course=course, subject="Math", app_name="Bench",
-            expected_xp=Decimal(rng.choice([5, 10, 15, 20])), masterable_units=2, line_item_sourced_id=f"bench-li-{i}",
+            activity_id=f"bench-act-{tag}-{i}", name=f"Lesson {i + 1}", course=course, subject="Math", app_name="Bench",
+            expected_xp=Decimal(rng.choice([5, 10, 15, 20])), masterable_units=2, line_item_sourced_id=f"bench-li-{tag}-{i}",
         )
         for i in range(ACTIVITIES)
     )
     students = Student.objects.bulk_create(
-        Student(sourced_id=f"bench-s-{i}", given_name=f"Given{i}", family_name=f"Family{i:05d}", email=f"s{i}@example.com")
+        Student(sourced_id=f"bench-s-{tag}-{i}", given_name=f"Given{i}", family_name=f"Family{i:05d}", email=f"s{i}.{tag}@example.com")
         for i in range(n_students)
     )
     Enrollment.objects.bulk_create(Enrollment(course=course, student=s, role="student") for s in students)
@@ -96,7 +111,7 @@ def build(n_students, n_attempts, seed=42):
         times = sorted(now - dt.timedelta(seconds=rng.randint(0, DAYS * 86_400)) for _ in range(per_student))
         numbers, mastered_acts = defaultdict(int), set()
         agg = defaultdict(Decimal)
-        days = defaultdict(lambda: [Decimal(0), 0, 0])
+        days = defaultdict(lambda: defaultdict(Decimal))
         streak = 0
         for completed_at in times:
             activity = rng.choice(activities)
@@ -121,10 +136,11 @@ def build(n_students, n_attempts, seed=42):
             for key, value in (("xp", outcome.xp), ("total", total), ("correct", correct), ("mastered", mastered),
                                ("active", active), ("inactive", inactive)):
                 agg[key] += value
-            day = days[completed_at.date()]
-            day[0] += outcome.xp
-            day[1] += 1
-            day[2] += active
+            day = days[completed_at.date()]  # the chart time zone is the project's TIME_ZONE, UTC here
+            for key, value in (("xp", outcome.xp), ("completed_count", 1), ("active_seconds", active),
+                               ("inactive_seconds", inactive), ("total_questions", total),
+                               ("correct_questions", correct), ("mastered_units", mastered)):
+                day[key] += value
         progress.append(
             StudentProgress(
                 student=student, course=course, xp_total=agg["xp"], attempts_count=per_student,
@@ -136,8 +152,11 @@ def build(n_students, n_attempts, seed=42):
             )
         )
         daily.extend(
-            DailyProgress(student=student, course=course, day=d, xp=v[0], completed_count=v[1], active_seconds=v[2])
-            for d, v in days.items()
+            DailyProgress(
+                student=student, course=course, day=d,
+                **{k: (v if k in ("xp", "correct_questions") else int(v)) for k, v in sums.items()},
+            )
+            for d, sums in days.items()
         )
     Attempt.objects.bulk_create(attempts, batch_size=2000)
     StudentProgress.objects.bulk_create(progress, batch_size=2000)
@@ -154,7 +173,7 @@ def add_students(course, n):
     from timeback_progress.models import Enrollment, Student, StudentProgress
 
     students = Student.objects.bulk_create(
-        (Student(sourced_id=f"extra-{i}", given_name="Extra", family_name=f"X{i:06d}") for i in range(n)), batch_size=2000
+        (Student(sourced_id=f"extra-{course.pk}-{i}", given_name="Extra", family_name=f"X{i:06d}") for i in range(n)), batch_size=2000
     )
     Enrollment.objects.bulk_create((Enrollment(course=course, student=s, role="student") for s in students), batch_size=2000)
     StudentProgress.objects.bulk_create(
@@ -164,27 +183,38 @@ def add_students(course, n):
     )
 
 
-def measure(client, path, runs, stream=False):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
+def fetcher(client, path, stream=False):
     def fetch():
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code)
         body = b"".join(response.streaming_content) if stream else response.content
         return len(body)
 
+    return fetch
+
+
+def query_count(fetch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     for _ in range(2):  # warm caches (templates, statements)
         fetch()
     with CaptureQueriesContext(connection) as ctx:
-        size = fetch()
-    queries = len(ctx)  # read now: the next request resets the connection's query log
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
         fetch()
-        timings.append((time.perf_counter() - start) * 1000)
-    return {"median_ms": round(statistics.median(timings), 2), "queries": queries, "bytes": size}
+    return len(ctx)  # read now: the next request resets the connection's query log
+
+
+def measure_side_by_side(cases, runs):
+    """Median ms and queries of each ``(key, fetch)`` case, timed in turns (one of each per round), so
+    a machine busy with something else slows every case alike and the ratios hold."""
+    queries = {key: query_count(fetch) for key, fetch in cases}
+    timings = defaultdict(list)
+    for _ in range(runs):
+        for key, fetch in cases:
+            start = time.perf_counter()
+            fetch()
+            timings[key].append((time.perf_counter() - start) * 1000)
+    return {key: {"median_ms": round(statistics.median(timings[key]), 2), "queries": queries[key]} for key, _ in cases}
 
 
 def csv_peak_memory(client, path):
@@ -200,44 +230,89 @@ def csv_peak_memory(client, path):
     return {"peak_kib": round(peak / 1024, 1), "csv_kib": round(size / 1024, 1)}
 
 
-def add_covering_index():
-    """Proposed schema change: lets the class chart read DailyProgress from the index alone."""
-    from django.db import connection
+def window_query(days_back=7):
+    """The overview's query string for the last ``days_back`` days."""
+    from timeback_progress.dashboards import days
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE INDEX bench_daily_course_day_xp ON timeback_progress_dailyprogress (course_id, day, xp)"
-        )
+    today = days.today()
+    return f"?start={today - datetime.timedelta(days=days_back - 1)}&end={today}"
 
 
-def run_one(n_students, n_attempts, runs, covering_index=False):
-    with tempfile.TemporaryDirectory() as tmp:
-        setup_django(Path(tmp) / "bench.sqlite3")
-        if covering_index:
-            add_covering_index()
+class fresh_database:
+    """A new database for one child run: a temporary SQLite file, or a PostgreSQL database
+    made next to ``base_url``'s and dropped after."""
+
+    def __init__(self, base_url=None):
+        self.base_url = base_url
+
+    def __enter__(self):
+        if not self.base_url:
+            self.tmp = tempfile.TemporaryDirectory()
+            return f"sqlite:///{Path(self.tmp.name) / 'bench.sqlite3'}"
+        import psycopg
+        from urllib.parse import urlsplit, urlunsplit
+
+        self.name = f"tbp_bench_{os.getpid()}"
+        self.admin = psycopg.connect(self.base_url, autocommit=True)
+        self.admin.execute(f"DROP DATABASE IF EXISTS {self.name}")
+        self.admin.execute(f"CREATE DATABASE {self.name}")
+        return urlunsplit(urlsplit(self.base_url)._replace(path=f"/{self.name}"))
+
+    def __exit__(self, *exc):
+        if not self.base_url:
+            self.tmp.cleanup()
+            return
+        from django.db import connections
+
+        connections.close_all()
+        self.admin.execute(f"DROP DATABASE IF EXISTS {self.name}")
+        self.admin.close()
+
+
+def run_all(n_students, sizes, large, runs, base_url=None):
+    """Every course in one database, every page timed side by side in one process."""
+    with fresh_database(base_url) as url:
+        setup_django(url)
+        from django.db import connection
         from django.test import Client
         from django.urls import reverse
 
-        started = time.perf_counter()
-        course, teacher, students = build(n_students, n_attempts)
-        built = time.perf_counter() - started
-        client = Client()
-        client.force_login(teacher)
-        overview = reverse("timeback_progress:course-overview", args=[course.pk])
-        student = reverse("timeback_progress:student-detail", args=[course.pk, students[len(students) // 2].pk])
-        export = reverse("timeback_progress:course-export", args=[course.pk])
-        result = {
-            "students": n_students,
-            "attempts": n_attempts,
-            "build_s": round(built, 1),
-            "overview": measure(client, overview, runs),
-            "overview_sorted_filtered": measure(client, overview + "?sort=-xp&q=Family00&page=2", runs),
-            "student": measure(client, student, runs),
-            "csv": measure(client, export, runs, stream=True),
-            "csv_memory": {n_students: csv_peak_memory(client, export)},
-        }
-        add_students(course, 9 * n_students)
-        result["csv_memory"][10 * n_students] = csv_peak_memory(client, export)
+        courses = [(f"{n_students}x{n}", n_students, n) for n in sizes]
+        if large:
+            courses.append((f"{large}x{10 * large}", large, 10 * large))
+        built, cases, clients = {}, [], {}
+        window = window_query()
+        for tag, students_n, attempts_n in courses:
+            started = time.perf_counter()
+            course, teacher, students = build(students_n, attempts_n, tag=tag)
+            built[tag] = round(time.perf_counter() - started, 1)
+            client = clients[tag] = Client()
+            client.force_login(teacher)
+            overview = reverse("timeback_progress:course-overview", args=[course.pk])
+            student = reverse("timeback_progress:student-detail", args=[course.pk, students[len(students) // 2].pk])
+            export = reverse("timeback_progress:course-export", args=[course.pk])
+            pages = {
+                "overview": overview,
+                "overview_window": overview + window,
+                "overview_window_sorted": overview + window + "&sort=-xp&show=either",
+                "overview_sorted_filtered": overview + "?sort=-xp&q=Family00&page=2",
+                "student": student,
+                "csv": export,
+                "csv_window": export + window,
+            }
+            cases += [((tag, page), fetcher(client, path, stream=page.startswith("csv"))) for page, path in pages.items()]
+            built[tag, "course"], built[tag, "export"] = course, export
+        measured = measure_side_by_side(cases, runs)
+        result = {"vendor": connection.vendor, "students": n_students, "runs": runs, "courses": []}
+        for tag, students_n, attempts_n in courses:
+            row = {"tag": tag, "students": students_n, "attempts": attempts_n, "build_s": built[tag],
+                   "pages": {page: m for (t, page), m in measured.items() if t == tag}}
+            if students_n == n_students:  # the CSV's memory at this size and at ten times the students
+                client, course, export = clients[tag], built[tag, "course"], built[tag, "export"]
+                row["csv_memory"] = {students_n: csv_peak_memory(client, export)}
+                add_students(course, 9 * students_n)
+                row["csv_memory"][10 * students_n] = csv_peak_memory(client, export)
+            result["courses"].append(row)
         return result
 
 
@@ -245,41 +320,38 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--attempts", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--large-students", type=int, default=5000,
+                        help="students of the large course (10 attempts each); 0 leaves it out")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument(
-        "--covering-index", action="store_true",
-        help="also index DailyProgress (course, day, xp), the proposed schema change, before measuring",
-    )
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument("--database-url-from-env", action="store_true",
+                        help="run on a fresh PostgreSQL database made next to the one DATABASE_URL names")
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(run_one(args.students, args.attempts[0], args.runs, args.covering_index)))
-        return
-    results = []
-    for n in args.attempts:
-        cmd = [sys.executable, __file__, "--one", "--students", str(args.students), "--attempts", str(n), "--runs", str(args.runs)]
-        cmd += ["--covering-index"] if args.covering_index else []
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if done.returncode:
-            sys.exit(f"The {n:,}-attempt run failed:\n{done.stderr}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    report(results)
+    base_url = os.environ.get("DATABASE_URL") if args.database_url_from_env else None
+    report(run_all(args.students, args.attempts, args.large_students, args.runs, base_url))
 
 
-def report(results):
-    pages = ("overview", "overview_sorted_filtered", "student", "csv")
-    print(f"{'page':<26}" + "".join(f"{r['attempts']:>12,} att. ms  queries" for r in results))
-    for page in pages:
-        print(f"{page:<26}" + "".join(f"{r[page]['median_ms']:>20.1f}{r[page]['queries']:>9}" for r in results))
-    if len(results) >= 2:
-        low, high = results[0], results[-1]
-        print(f"\nratio {high['attempts']:,} / {low['attempts']:,} attempts (median render time):")
-        for page in pages:
-            print(f"  {page:<24} {high[page]['median_ms'] / low[page]['median_ms']:.2f}")
-    for r in results:
-        mem = ", ".join(f"{n} students: peak {m['peak_kib']} KiB for a {m['csv_kib']} KiB file" for n, m in r["csv_memory"].items())
-        print(f"\nCSV export memory at {r['attempts']:,} attempts: {mem}")
-        print(f"(data built in {r['build_s']} s)")
+PAGES = ("overview", "overview_window", "overview_window_sorted", "overview_sorted_filtered", "student", "csv",
+         "csv_window")
+
+
+def report(result):
+    courses = result["courses"]
+    sized = [c for c in courses if c["students"] == result["students"]]
+    print(f"database: {result['vendor']}; {result['runs']} runs of each page, in turns (medians)")
+    print(f"{'page':<26}" + "".join(f"{c['students']:>7,} st. {c['attempts']:>8,} att. ms  queries" for c in courses))
+    for page in PAGES:
+        print(f"{page:<26}" + "".join(
+            f"{c['pages'][page]['median_ms']:>28.1f}{c['pages'][page]['queries']:>9}" for c in courses))
+    if len(sized) >= 2:
+        low, high = sized[0], sized[-1]
+        print(f"\nratio {high['attempts']:,} / {low['attempts']:,} attempts at {low['students']:,} students "
+              "(median render time; target < 1.3):")
+        for page in PAGES:
+            print(f"  {page:<24} {high['pages'][page]['median_ms'] / low['pages'][page]['median_ms']:.2f}")
+    for c in courses:
+        print(f"\n{c['students']:,} students, {c['attempts']:,} attempts: data built in {c['build_s']} s")
+        for n, m in c.get("csv_memory", {}).items():
+            print(f"  CSV export at {n:,} students: peak {m['peak_kib']} KiB for a {m['csv_kib']} KiB file")
 
 
 if __name__ == "__main__":

@@ -117,3 +117,23 @@ def test_error_messages_never_show_the_secret():
 
 def test_caliper_process_mode_warns():
     assert ids({"CALIPER_PROCESS": True}) == ["timeback_progress.W003"]
+
+
+def test_the_old_flag_settings_still_work_with_a_warning_naming_the_new_key():
+    """STUCK_FAILED_ATTEMPTS / STUCK_INACTIVE_DAYS, set by a host before the flags were split."""
+    with override_settings(TIMEBACK_PROGRESS={"STUCK_FAILED_ATTEMPTS": 5, "STUCK_INACTIVE_DAYS": 10}):
+        assert (app_settings.STRUGGLING_ATTEMPTS, app_settings.INACTIVE_DAYS) == (5, 10)
+        found = [e for e in check_settings() if e.id == "timeback_progress.W006"]
+    assert len(found) == 2 and "'STRUGGLING_ATTEMPTS'" in found[0].msg and "'INACTIVE_DAYS'" in found[1].msg
+    # The new name wins when both are set; the warning says the old one is ignored.
+    with override_settings(TIMEBACK_PROGRESS={"STUCK_FAILED_ATTEMPTS": 5, "STRUGGLING_ATTEMPTS": 2}):
+        assert app_settings.STRUGGLING_ATTEMPTS == 2
+        assert "ignored" in next(e.msg for e in check_settings() if e.id == "timeback_progress.W006")
+    assert (app_settings.STRUGGLING_ATTEMPTS, app_settings.INACTIVE_DAYS) == (3, 7)
+    assert ids({"STRUGGLING_ATTEMPTS": 4, "INACTIVE_DAYS": 14}) == []
+
+
+@pytest.mark.parametrize("key", ["STRUGGLING_ATTEMPTS", "INACTIVE_DAYS", "STUCK_INACTIVE_DAYS"])
+def test_flag_settings_must_be_positive_integers(key):
+    found = ids({key: 0})
+    assert "timeback_progress.E006" in found

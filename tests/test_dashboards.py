@@ -46,7 +46,7 @@ def klass(users):
         enroll(course, student=s)
     complete(ada, quiz, total=10, correct=10, active=600, inactive=60)  # 12.5 XP, 1.25x
     complete(ada, drill, total=10, correct=8, active=300)  # 20 XP
-    for _ in range(3):  # three failures in a row: stuck
+    for _ in range(3):  # three failures in a row: struggling
         complete(bob, quiz, total=10, correct=5, active=120)
     return {**users, "ada": ada, "bob": bob, "cy": cy, "quiz": quiz, "drill": drill}
 
@@ -171,15 +171,16 @@ def test_overview_rows_match_the_aggregates(client, klass):
     assert rows["Lovelace"].progress_percent == 30  # 3 of 10 masterable units (XP stays XP: 32.5)
     assert rows["Lovelace"].progress_display == "30%"
     assert rows["Lovelace"].mastered_units == 3
-    assert not rows["Lovelace"].is_stuck
-    assert rows["Builder"].is_stuck and "3 attempts in a row under 80%" in rows["Builder"].stuck_reasons[0]
+    assert not rows["Lovelace"].is_struggling and not rows["Lovelace"].is_inactive
+    assert rows["Builder"].is_struggling and not rows["Builder"].is_inactive
+    assert rows["Builder"].struggling_reason == "last 3 attempts in a row under 80%"
     assert rows["Young"].xp_total == 0 and rows["Young"].last_activity_at is None
     html = response.content.decode()
     assert "3 / 10" in html  # mastered units of the course's masterable units
     figures = response.context["figures"]
     assert figures["students"] == 3
     assert figures["xp"] == Decimal("32.50")
-    assert figures["stuck"] == 1
+    assert (figures["struggling"], figures["inactive_students"], figures["flagged"]) == (1, 0, 1)
     # 18 correct of 20 for Ada, 15 of 30 for Bob
     assert figures["accuracy"] == Decimal("66.0")
     assert figures["average_progress"] == 10  # 3 of the class's 3 x 10 masterable units
@@ -220,28 +221,39 @@ def test_course_progress_is_mastered_units_never_xp_over_100(client, users):
     assert client.get(url("student-detail", course, bo)).context["progress_percent"] is None
 
 
-def test_inactive_students_are_stuck(client, klass):
+def test_inactive_students_are_inactive_not_struggling(client, klass):
     old = timezone.now() - dt.timedelta(days=20)
     complete(klass["cy"], klass["quiz"], total=10, correct=9, completed_at=old)
     Enrollment.objects.filter(student=klass["ada"]).update(created_at=old)
     client.force_login(klass["teacher"])
     rows = {r.family_name: r for r in client.get(url("course-overview", klass["course"])).context["rows"]}
-    assert rows["Young"].is_stuck and rows["Young"].stuck_reasons == ["no activity for 20 days"]
-    assert not rows["Lovelace"].is_stuck  # enrolled long ago but active today
+    assert rows["Young"].is_inactive and not rows["Young"].is_struggling
+    assert rows["Young"].inactive_reason == "no activity for 20 days" and rows["Young"].struggling_reason is None
+    assert not rows["Lovelace"].is_inactive  # enrolled long ago but active today
 
 
-def test_never_active_student_is_stuck_once_enrolled_long_enough(client, klass):
+def test_never_active_student_is_inactive_once_enrolled_long_enough(client, klass):
     Enrollment.objects.filter(student=klass["cy"]).update(created_at=timezone.now() - dt.timedelta(days=8))
     client.force_login(klass["teacher"])
     rows = {r.family_name: r for r in client.get(url("course-overview", klass["course"])).context["rows"]}
-    assert rows["Young"].is_stuck and rows["Young"].stuck_reasons == ["no activity since enrolling"]
+    assert rows["Young"].is_inactive and rows["Young"].inactive_reason == "no activity since enrolling"
 
 
-def test_stuck_threshold_comes_from_settings(client, klass, settings):
-    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "STUCK_FAILED_ATTEMPTS": 4}
+@pytest.mark.parametrize("key", ["STRUGGLING_ATTEMPTS", "STUCK_FAILED_ATTEMPTS"])
+def test_struggling_threshold_comes_from_settings_old_name_too(client, klass, settings, key):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, key: 4}
     client.force_login(klass["teacher"])
     rows = {r.family_name: r for r in client.get(url("course-overview", klass["course"])).context["rows"]}
-    assert not rows["Builder"].is_stuck
+    assert not rows["Builder"].is_struggling
+
+
+@pytest.mark.parametrize("key", ["INACTIVE_DAYS", "STUCK_INACTIVE_DAYS"])
+def test_inactive_days_come_from_settings_old_name_too(client, klass, settings, key):
+    Enrollment.objects.filter(student=klass["cy"]).update(created_at=timezone.now() - dt.timedelta(days=8))
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, key: 9}
+    client.force_login(klass["teacher"])
+    rows = {r.family_name: r for r in client.get(url("course-overview", klass["course"])).context["rows"]}
+    assert not rows["Young"].is_inactive
 
 
 def test_chart_is_class_xp_per_day(client, klass):
@@ -258,11 +270,12 @@ def test_chart_is_class_xp_per_day(client, klass):
 # -- sorting, filtering, search, pagination -------------------------------------
 
 
-@pytest.mark.parametrize("key", ["name", "xp", "accuracy", "mastered", "progress", "active", "attempts", "last_activity", "stuck"])
-def test_every_sort_key_works_both_ways(client, klass, key):
+@pytest.mark.parametrize("key", ["name", "xp", "accuracy", "mastered", "progress", "active", "completed", "last_activity", "flags"])
+@pytest.mark.parametrize("window", [{}, {"start": "2020-01-01"}])
+def test_every_sort_key_works_both_ways(client, klass, key, window):
     client.force_login(klass["teacher"])
-    up = client.get(url("course-overview", klass["course"]), {"sort": key})
-    down = client.get(url("course-overview", klass["course"]), {"sort": "-" + key})
+    up = client.get(url("course-overview", klass["course"]), {"sort": key, **window})
+    down = client.get(url("course-overview", klass["course"]), {"sort": "-" + key, **window})
     assert up.status_code == down.status_code == 200
     assert len(up.context["rows"]) == 3
     header = next(c for c in up.context["columns"] if c["key"] == key)
@@ -270,12 +283,19 @@ def test_every_sort_key_works_both_ways(client, klass, key):
     assert 'aria-sort="descending"' in down.content.decode()
 
 
+@pytest.mark.parametrize("old, new", [("attempts", "completed"), ("stuck", "flags")])
+def test_saved_links_with_the_old_sort_keys_still_sort(client, klass, old, new):
+    client.force_login(klass["teacher"])
+    names = lambda sort: [r.family_name for r in client.get(url("course-overview", klass["course"]), {"sort": sort}).context["rows"]]  # noqa: E731
+    assert names("-" + old) == names("-" + new)
+
+
 def test_sort_orders_rows(client, klass):
     client.force_login(klass["teacher"])
     names = lambda r: [row.family_name for row in r.context["rows"]]  # noqa: E731
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "-xp"})) == ["Lovelace", "Builder", "Young"]
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "-attempts"}))[0] == "Builder"
-    assert names(client.get(url("course-overview", klass["course"]), {"sort": "-stuck"}))[0] == "Builder"
+    assert names(client.get(url("course-overview", klass["course"]), {"sort": "-flags"}))[0] == "Builder"
     # accuracy: students without any yet go last in both directions
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "accuracy"})) == ["Builder", "Lovelace", "Young"]
     assert names(client.get(url("course-overview", klass["course"]), {"sort": "-accuracy"})) == ["Lovelace", "Builder", "Young"]
@@ -314,16 +334,16 @@ def strict_policy(*args, **kwargs):
 strict_policy.pass_mark = Decimal("62.50")
 
 
-def test_stuck_wording_reads_the_pass_mark_from_the_xp_policy(client, klass, settings):
+def test_struggling_wording_reads_the_pass_mark_from_the_xp_policy(client, klass, settings):
     settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "XP_POLICY": "tests.test_dashboards.strict_policy"}
     client.force_login(klass["teacher"])
     response = client.get(url("course-overview", klass["course"]))
     rows = {r.family_name: r for r in response.context["rows"]}
-    assert rows["Builder"].stuck_reasons == ["3 attempts in a row under 62.5%"]
+    assert rows["Builder"].struggling_reason == "last 3 attempts in a row under 62.5%"
     html = response.content.decode()
-    assert "completed attempts in a row under 62.5%" in html and "80%" not in html
+    assert "completed attempts with questions all scored under 62.5%, the pass mark" in html and "80%" not in html
     exported = csv_of(client.get(url("course-export", klass["course"]), {"q": "bob"}))
-    assert exported[0]["stuck_reason"] == "3 attempts in a row under 62.5%"
+    assert exported[0]["flag_reasons"] == "last 3 attempts in a row under 62.5%"
 
 
 def test_unknown_sort_is_a_clear_400(client, klass):
@@ -343,22 +363,6 @@ def test_search_by_name(client, klass):
     assert list(rows) == []
 
 
-def test_date_range_filters_students_and_chart(client, klass):
-    old = timezone.now() - dt.timedelta(days=40)
-    complete(klass["cy"], klass["quiz"], total=10, correct=10, completed_at=old)
-    client.force_login(klass["teacher"])
-    start = (old - dt.timedelta(days=1)).date()
-    end = (old + dt.timedelta(days=1)).date()
-    response = client.get(url("course-overview", klass["course"]), {"start": start, "end": end})
-    assert [r.family_name for r in response.context["rows"]] == ["Young"]
-    chart = response.context["chart"]
-    assert chart["labels"] == [start.isoformat(), old.date().isoformat(), end.isoformat()]
-    assert chart["xp"] == [0, 12.5, 0]
-    assert response.context["figures"]["students"] == 1
-    recent = client.get(url("course-overview", klass["course"]), {"start": timezone.localdate() - dt.timedelta(days=1)})
-    assert {r.family_name for r in recent.context["rows"]} == {"Lovelace", "Builder"}
-
-
 def test_reversed_date_range_is_refused(client, klass):
     client.force_login(klass["teacher"])
     response = client.get(url("course-overview", klass["course"]), {"start": "2026-02-01", "end": "2026-01-01"})
@@ -368,10 +372,17 @@ def test_reversed_date_range_is_refused(client, klass):
     assert response.status_code == 400 and "Enter a valid date" in response.content.decode()
 
 
-def test_stuck_only_filter(client, klass):
+def test_show_filter_keeps_the_flag_asked_for(client, klass):
+    Enrollment.objects.filter(student=klass["cy"]).update(created_at=timezone.now() - dt.timedelta(days=30))
     client.force_login(klass["teacher"])
-    rows = client.get(url("course-overview", klass["course"]), {"stuck": "on"}).context["rows"]
-    assert [r.family_name for r in rows] == ["Builder"]
+    shown = lambda **p: sorted(r.family_name for r in client.get(url("course-overview", klass["course"]), p).context["rows"])  # noqa: E731
+    assert shown(show="struggling") == ["Builder"]
+    assert shown(show="inactive") == ["Young"]
+    assert shown(show="either") == shown(stuck="on") == ["Builder", "Young"]  # stuck=on: a saved link
+    assert shown(show="all") == shown() == ["Builder", "Lovelace", "Young"]
+    assert client.get(url("course-overview", klass["course"]), {"show": "lazy"}).status_code == 400
+    exported = csv_of(client.get(url("course-export", klass["course"]), {"show": "inactive"}))
+    assert [(r["family_name"], r["struggling"], r["inactive"]) for r in exported] == [("Young", "no", "yes")]
 
 
 def test_pagination(client, klass, settings):
@@ -458,9 +469,10 @@ def test_csv_export_content(client, klass):
     ada = rows[0]
     assert (ada["xp"], ada["accuracy_percent"], ada["mastered_units"], ada["masterable_units"]) == ("32.50", "90.00", "3", "10")
     assert ada["course_progress_percent"] == "30"  # 3 of 10 masterable units
-    assert ada["stuck"] == "no" and rows[1]["stuck"] == "yes"
-    assert rows[1]["stuck_reason"] == "3 attempts in a row under 80%"
+    assert (ada["struggling"], ada["inactive"]) == ("no", "no") and rows[1]["struggling"] == "yes"
+    assert rows[1]["flag_reasons"] == "last 3 attempts in a row under 80%"
     assert rows[2]["last_activity"] == ""
+    assert (ada["window_start"], ada["window_end"]) == ("", "")  # all time
 
 
 def test_csv_follows_filters(client, klass):
@@ -521,7 +533,8 @@ def test_query_counts_do_not_grow(client, users, who, django_assert_max_num_quer
     large_students = bulk_class(large, 250, attempts_per_student=60)
     client.force_login(users[who])
     for name in ("course-overview", "course-export"):
-        for params in ({}, {"sort": "-xp", "q": "bulk", "start": "2020-01-01", "stuck": "on", "page": 2}):
+        for params in ({}, {"sort": "-xp", "q": "bulk", "start": "2020-01-01", "show": "either", "page": 2},
+                       {"sort": "-accuracy", "start": "2020-01-01", "end": "2099-01-01", "show": "struggling"}):
             counts = [count_queries(client, url(name, c), params) for c in (small, large)]
             assert counts[0] == counts[1] <= MAX_QUERIES, (name, params, counts)
     counts = [

@@ -42,7 +42,7 @@ ASCENDING = {
     "progress": [NEW, "Able", "Dunn", "Baker", "Carter"],  # mastered units, not XP
     "mastered": [NEW, "Able", "Dunn", "Baker", "Carter"],
     "active": [NEW, "Baker", "Carter", "Able", "Dunn"],
-    "attempts": [NEW, "Carter", "Able", "Dunn", "Baker"],
+    "completed": [NEW, "Carter", "Able", "Dunn", "Baker"],
     "accuracy": ["Dunn", "Baker", "Carter", "Able", NEW],
     "last_activity": ["Baker", "Dunn", "Able", "Carter", NEW],
 }

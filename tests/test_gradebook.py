@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.checks import Error
 from django.db import connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from timeback_progress import checks
@@ -95,7 +96,36 @@ def test_what_operations_add_equals_a_rebuild_from_the_attempts(django_user_mode
             assert_attempts_equal_a_recount()
     rows = progress_rows()
     assert rows["ActivityProgress"] and rows["DailyProgress"]
+    # Every sum a day row holds was exercised (the upsert and the rebuild agree on real figures, not zeros).
+    days = DailyProgress.objects.aggregate(**{name: Sum(name) for name in progress.DAY_SUMS})
+    assert all(days.values()), days
     assert max(streak for *_, streak in StudentProgress.objects.values_list("failed_streak")) >= 2
+
+
+def test_the_day_upsert_adds_every_figure_a_day_row_holds():
+    """A new DailyProgress field the upsert (and so the rebuild) leaves out would read 0 in every time window."""
+    key = {"id", "student", "course", "day"}
+    assert set(progress.DAY_SUMS) == {f.name for f in DailyProgress._meta.concrete_fields} - key
+    assert progress.DAY_COLUMNS == ("student", "course", "day", *progress.DAY_SUMS)
+
+
+def test_a_day_row_holds_the_sums_of_the_attempts_completed_that_day():
+    course = make_course()
+    quiz, video = make_activity(course, masterable_units=2), make_activity(course, masterable_units=0)
+    student = make_student()
+    day = timezone.now() - timedelta(days=2)
+    attempts.record_attempt(student, quiz, total_questions=10, correct_questions=Decimal("7.5"), active_seconds=100,
+                            inactive_seconds=7, started_at=day - timedelta(minutes=5), completed_at=day)
+    attempts.record_attempt(student, quiz, total_questions=4, correct_questions=4, active_seconds=50,
+                            inactive_seconds=3, started_at=day - timedelta(minutes=2), completed_at=day)
+    attempts.record_attempt(student, video, total_questions=0, correct_questions=0, active_seconds=30,
+                            started_at=day - timedelta(minutes=1), completed_at=day)
+    attempts.start_attempt(student, quiz, started_at=day)  # open: counts in no day
+    row = DailyProgress.objects.get(student=student)
+    assert row.day == progress.chart_day(day)[0]
+    assert (row.completed_count, row.active_seconds, row.inactive_seconds) == (3, 180, 10)
+    assert (row.total_questions, row.correct_questions, row.mastered_units) == (14, Decimal("11.50"), 2)
+    assert row.xp == sum(Attempt.objects.filter(student=student).exclude(xp_earned=None).values_list("xp_earned", flat=True))
 
 
 def snapshot(student):

@@ -66,3 +66,27 @@ def test_migration_0004_keeps_the_attempt_numbers_timeback_was_sent():
 
     assert sorted(Attempt.objects.values_list("number", "attempt_number")) == [(1, None), (2, 2), (3, None)]
     assert Attempt.objects.get(pk=open_run.pk).attempt_number is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0005_fills_the_day_rows_a_rebuild_gives_and_goes_back():
+    """The window figures of days completed before 0005 come from the attempts, as ``rebuild_days`` writes them."""
+    course = make_course()
+    activities = [make_activity(course, masterable_units=2), make_activity(course, masterable_units=0)]
+    students = [make_student(), make_student()]
+    base = timezone.now() - timedelta(days=3)
+    for i in range(10):
+        attempts.record_attempt(students[i % 2], activities[i % 3 % 2], total_questions=i % 4,
+                                correct_questions=Decimal(i % 4) / (1 + i % 2), active_seconds=11 * i, inactive_seconds=i,
+                                completed_at=base + timedelta(hours=7 * i))
+    attempts.start_attempt(students[0], activities[0])  # open: in no day row
+    want = progress_rows()
+    # The new sums (the last four columns) are not all zero.
+    assert all(any(row[n] for row in want["DailyProgress"]) for n in (-4, -3, -2, -1)), want["DailyProgress"]
+    old = migrate("0004_timeback_semantics")
+    Daily = old.get_model(APP, "DailyProgress")
+    assert "mastered_units" not in {f.name for f in Daily._meta.get_fields()}
+    # A day an earlier version never wrote is healed whole.
+    Daily.objects.filter(student_id=students[1].pk).order_by("day").first().delete()
+    migrate(latest())
+    assert progress_rows() == want

@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
 from . import host_checks  # noqa: F401  (registers the checks of the host's setup)
-from .conf import DEFAULTS, ENVIRONMENTS, PLATFORMS, SETTINGS_NAME, app_settings
+from .conf import DEFAULTS, ENVIRONMENTS, PLATFORMS, RENAMED, SETTINGS_NAME, app_settings
 from .host_checks import PER_PROCESS_CACHES
 from .subjects import SUBJECTS
 from .timeback import numeric_settings
@@ -75,7 +75,18 @@ def check_settings(app_configs=None, **kwargs):
     else:
         if not callable(policy):
             errors.append(Error("XP_POLICY must name a callable.", id="timeback_progress.E005"))
-    for key in ("BATCH_SIZE", "CLAIM_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "SEND_CONCURRENCY", "TIME_WINDOWS_PER_FLUSH"):
+    for old, new in RENAMED.items():
+        if user.get(old) is not None:
+            errors.append(
+                Warning(
+                    f"{SETTINGS_NAME}['{old}'] is renamed {new!r}"
+                    + (" and is ignored: both are set." if new in user else "; the old name still works for now."),
+                    hint=f"Set {SETTINGS_NAME}['{new}'] instead (docs/settings.md).",
+                    id="timeback_progress.W006",
+                )
+            )
+    for key in ("BATCH_SIZE", "CLAIM_SIZE", "MAX_ATTEMPTS", "LEASE_SECONDS", "SEND_CONCURRENCY", "TIME_WINDOWS_PER_FLUSH",
+                "STRUGGLING_ATTEMPTS", "INACTIVE_DAYS"):
         value = cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(Error(f"{SETTINGS_NAME}['{key}'] must be a positive integer, not {value!r}.", id="timeback_progress.E006"))

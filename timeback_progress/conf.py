@@ -62,6 +62,9 @@ DEFAULT_PLATFORM = "timeback"
 # The default platform's hosts per environment (the names ENVIRONMENT accepts).
 ENVIRONMENTS = PLATFORMS[DEFAULT_PLATFORM]["hosts"]
 HOST_KEYS = ("AUTH_URL", "CALIPER_URL", "API_URL")
+# Renamed settings: old name -> new name. A host's value under the old name is
+# used when the new one is not set (check W006 names the new key).
+RENAMED = {"STUCK_FAILED_ATTEMPTS": "STRUGGLING_ATTEMPTS", "STUCK_INACTIVE_DAYS": "INACTIVE_DAYS"}
 PATH_KEYS = ("TOKEN_PATH", "TOKEN_SCOPE", "CALIPER_EVENTS_PATH", "GRADEBOOK_PATH", "ROSTERING_PATH")
 
 DEFAULTS = {
@@ -133,9 +136,14 @@ DEFAULTS = {
     "SEND_CONCURRENCY": 24,
     # Admin sync health: an unsent row older than this many minutes flags sync as stale.
     "ADMIN_SYNC_STALE_MINUTES": 15,
-    # Dashboards: when a student counts as stuck.
-    "STUCK_FAILED_ATTEMPTS": 3,
-    "STUCK_INACTIVE_DAYS": 7,
+    # Dashboards' flags: "struggling" after this many completed attempts in a row
+    # under the XP policy's pass mark; "inactive" after this many days without activity.
+    "STRUGGLING_ATTEMPTS": 3,
+    "INACTIVE_DAYS": 7,
+    # The old names of those two (before the flags were split): read when a host
+    # sets them and not the new names, with a warning (W006). None: not set.
+    "STUCK_FAILED_ATTEMPTS": None,
+    "STUCK_INACTIVE_DAYS": None,
     "DASHBOARD_PAGE_SIZE": 50,
     # Attempts per page on a student's dashboard page.
     "DASHBOARD_ATTEMPTS_PAGE_SIZE": 20,
@@ -199,6 +207,9 @@ class AppSettings:
         if self._cached is None:
             merged = dict(self.defaults)
             merged.update(self.user_settings)
+            for old, new in RENAMED.items():
+                if new not in self.user_settings and merged.get(old) is not None:
+                    merged[new] = merged[old]
             # An unknown platform or environment resolves nothing: the checks name it.
             profile = PLATFORMS.get(merged["PLATFORM"], {})
             hosts = profile.get("hosts", {}).get(merged["ENVIRONMENT"], {})

@@ -247,6 +247,15 @@ class CourseStudentSerializer(_CourseProgress):
     activeSeconds = serializers.IntegerField(source="active_seconds")
     failedStreak = serializers.IntegerField(source="failed_streak")
     lastActivityAt = serializers.DateTimeField(source="last_activity_at", allow_null=True)
+    struggling = serializers.BooleanField(
+        source="is_struggling", help_text="The last STRUGGLING_ATTEMPTS completed attempts with questions were "
+        "all under the XP policy's pass mark (never for a student who mastered every unit).",
+    )
+    inactive = serializers.BooleanField(
+        source="is_inactive", help_text="No activity for INACTIVE_DAYS days, counted from enrolment before any "
+        "(never for a student who mastered every unit).",
+    )
+    stuck = serializers.BooleanField(source="is_stuck", help_text="Deprecated: struggling or inactive.")
 
 
 # ``ordering`` -> the dashboards' sort key (``dashboards.queries.SORTS``), so both order alike.
@@ -269,7 +278,7 @@ class CourseStudentsFilterSerializer(serializers.Serializer):
     minXp = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     stuck = serializers.BooleanField(
         required=False, allow_null=True, default=None,
-        help_text="Only students whose latest attempts failed STUCK_FAILED_ATTEMPTS times in a row.",
+        help_text="true: only students struggling or inactive; false: only students who are neither.",
     )
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), default="name")
     page = serializers.IntegerField(required=False, min_value=1)

@@ -363,7 +363,7 @@ class CourseStudentsView(ChallengeMixin, generics.ListAPIView):
         params = serializers.CourseStudentsFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         query = params.validated_data
-        # The dashboards' rows, search and order: the same figures and "stuck" rule everywhere.
+        # The dashboards' rows, search and order: the same figures and flags everywhere.
         students = filter_rows(
             class_rows(course), search=query.get("search", ""), stuck=query.get("stuck"), min_xp=query.get("minXp")
         )

@@ -16,7 +16,8 @@ from ..conf import app_settings
 
 from .. import xp as xp_rules
 from ..gradebook import derivation
-from . import stuck
+from ..gradebook.progress import CHART_TZ
+from . import flags
 
 
 def percent(part, whole):
@@ -41,6 +42,22 @@ def duration(seconds):
     if minutes:
         return f"{minutes} min"
     return f"{seconds} s"
+
+
+def hours(seconds):
+    """A duration for a headline card: '348 h' from 10 hours on (minutes add nothing there, and
+    '348 h 43 min' overflows a card), else as ``duration`` with each number held to its unit
+    (no-break spaces), so a narrow card wraps '9 h 59 min' between the hours and the minutes only."""
+    seconds = int(seconds or 0)
+    if seconds >= 36_000:
+        return f"{seconds // 3600:,}\u00a0h"
+    return " ".join(part.replace(" ", "\u00a0") for part in _groups(duration(seconds)))
+
+
+def _groups(text):
+    """'9 h 05 min' -> ['9 h', '05 min']."""
+    words = text.split(" ")
+    return [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
 
 
 def number(value, places=1, suffix=""):
@@ -95,16 +112,33 @@ def progress_display(value):
     return "–" if value is None else percent_text(formats.number_format(value))
 
 
+def row_accuracy(row):
+    """A class row's accuracy from its sums (two places, half-up, as StudentProgress stores it):
+    the SQL value of a window is for sorting only."""
+    return xp_rules.percent_correct(row.correct_questions, row.total_questions)
+
+
 def decorate(row, course, now, url_prefix=None):
-    """Display values for one overview row (``url_prefix`` from ``views.student_url_prefix``)."""
-    row.progress_percent = course_progress(row.mastered_units, course)
+    """Display values for one overview row (``url_prefix`` from ``views.student_url_prefix``).
+
+    Course progress is as of now (``course_mastered_units``); the other
+    figures are the row's, all time or of the window. The last activity is in
+    the chart time zone (the one the page names for its days), in the active
+    locale's short date and time format.
+    """
+    row.accuracy = row_accuracy(row)
+    row.progress_percent = course_progress(row.course_mastered_units, course)
     row.progress_bar = str(row.progress_percent or 0)  # an attribute: never localised
     row.xp_display = number(row.xp_total)
     row.accuracy_display = number(row.accuracy, suffix="%")
     row.progress_display = progress_display(row.progress_percent)
     row.active_display = duration(row.active_seconds)
-    row.last_activity_display = when(row.last_activity_at)
-    row.stuck_reasons = stuck.reasons(row, now)
+    row.last_activity_display = (
+        None if row.last_activity_at is None
+        else formats.date_format(timezone.localtime(row.last_activity_at, CHART_TZ()), "SHORT_DATETIME_FORMAT")
+    )
+    row.struggling_reason = flags.struggling_reason(row)
+    row.inactive_reason = flags.inactive_reason(row, now)
     if url_prefix is not None:
         row.url = f"{url_prefix}{row.pk}/"
     return row

@@ -3,10 +3,11 @@ those rows are searched, filtered, sorted and summed.
 
 The dashboards and the API (``api.views.CourseStudentsView``) both list a
 course's students through ``class_rows``, ``filter_rows`` and ``sort_rows``,
-so the figures, the "stuck" rule, the search and the order are the same
+so the figures, the flags (``flags``), the search and the order are the same
 everywhere. The rows read the aggregates the gradebook maintains
-(StudentProgress, DailyProgress) and never scan attempts, so a page costs the
-same handful of queries at 10 students or 10,000.
+(StudentProgress; DailyProgress for a time window, through ``days``) and never
+scan attempts, so a page costs the same handful of queries at 10 students or
+10,000.
 """
 
 import datetime as dt
@@ -33,8 +34,8 @@ from .. import xp as xp_rules
 from ..conf import app_settings
 from ..limits import EARLIEST_DATE, LATEST_DATE
 from ..models import ActivityProgress, Attempt, DailyProgress, Enrollment, Student, StudentProgress
-from . import stuck
-from .display import duration, percent
+from . import days, flags
+from .display import duration, hours, percent
 
 STUDENT = Enrollment.Role.STUDENT
 
@@ -46,13 +47,18 @@ SORTS = {
     "xp": ("xp_total",),
     "accuracy": ("accuracy",),
     "mastered": ("mastered_units",),
-    "progress": ("mastered_units",),  # mastered / the course's fixed masterable units
+    "progress": ("course_mastered_units",),  # mastered / the course's fixed masterable units, as of now
     "active": ("active_seconds",),
-    "attempts": ("attempts_count",),
+    "completed": ("completed_count",),
     "last_activity": ("last_activity_at",),
-    "stuck": ("is_stuck", "failed_streak"),
+    # Struggling first (descending), then inactive, then the longest run under the pass mark.
+    "flags": ("is_struggling", "is_inactive", "failed_streak"),
 }
+# Earlier names, so saved links keep sorting.
+SORTS["attempts"] = SORTS["completed"]
+SORTS["stuck"] = SORTS["flags"]
 TIE_BREAK = ("family_name", "given_name", "pk")
+XP_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
 
 def enrolled_students(course, section=""):
@@ -67,33 +73,67 @@ def enrolled_students(course, section=""):
     return Student.objects.filter(**conditions)
 
 
-def class_rows(course, now=None):
-    """One row per student actively enrolled in ``course``, with their aggregates.
+def all_time_sums():
+    """``class_rows``' figures without a window: the student's StudentProgress row (zeros before any)."""
+    return {
+        "xp_total": Coalesce("p__xp_total", Value(Decimal(0)), output_field=XP_FIELD),
+        "accuracy": F("p__accuracy"),
+        "total_questions": Coalesce("p__total_questions", 0),
+        "correct_questions": Coalesce("p__correct_questions", Value(Decimal(0)), output_field=XP_FIELD),
+        "mastered_units": Coalesce("p__mastered_units", 0),
+        "active_seconds": Coalesce("p__active_seconds", 0),
+        "inactive_seconds": Coalesce("p__inactive_seconds", 0),
+        "completed_count": Coalesce("p__completed_count", 0),
+    }
+
+
+def window_accuracy():
+    """Correct / total questions of the window, a percent (None without questions), for sorting."""
+    return Case(
+        When(total_questions__gt=0, then=F("correct_questions") * Value(Decimal(100)) / F("total_questions")),
+        default=Value(None), output_field=DecimalField(max_digits=7, decimal_places=2),
+    )
+
+
+def class_rows(course, now=None, *, section="", window=None):
+    """One row per student actively enrolled in ``course`` (or in its ``section``), with their figures.
+
+    ``window``: ``(first day, last day)`` of the chart time zone; the figures
+    (XP, accuracy, questions, units mastered, active and inactive time,
+    completions) are then those of the attempts completed in those days, from
+    DailyProgress, and every selected student stays listed (zeros when idle).
+    Without it they are all time, from StudentProgress. Course progress
+    (``course_mastered_units``), the last activity and the flags are as of now
+    either way. ``attempts_count`` (attempts started) is all time, None in a window.
 
     A single query: the StudentProgress row is left-joined (students who have
-    not started yet still appear, with zeros) and ``is_stuck`` is computed in SQL
-    so it can be sorted and filtered on.
+    not started yet still appear, with zeros) and the flags are computed in
+    SQL so they can be sorted and filtered on.
     """
-    xp_field = DecimalField(max_digits=12, decimal_places=2)
-    return (
-        enrolled_students(course)
+    rows = (
+        enrolled_students(course, section)
         .annotate(p=FilteredRelation("progress", condition=Q(progress__course=course)))
         .annotate(
             enrolled_at=F("enrollments__created_at"),
-            xp_total=Coalesce("p__xp_total", Value(Decimal(0)), output_field=xp_field),
-            accuracy=F("p__accuracy"),
-            mastered_units=Coalesce("p__mastered_units", 0),
-            active_seconds=Coalesce("p__active_seconds", 0),
-            inactive_seconds=Coalesce("p__inactive_seconds", 0),
-            attempts_count=Coalesce("p__attempts_count", 0),
-            completed_count=Coalesce("p__completed_count", 0),
+            course_mastered_units=Coalesce("p__mastered_units", 0),
+            attempts_count=Value(None, output_field=XP_FIELD) if window else Coalesce("p__attempts_count", 0),
             failed_streak=Coalesce("p__failed_streak", 0),
             last_activity_at=F("p__last_activity_at"),
-        )
-        .annotate(
-            is_stuck=Case(When(stuck.condition(now), then=Value(True)), default=Value(False), output_field=BooleanField())
+            course_completed_at=F("p__course_completed_at"),
         )
     )
+    if window:
+        rows = rows.annotate(**days.window_sums(course, *window)).annotate(accuracy=window_accuracy())
+    else:
+        rows = rows.annotate(**all_time_sums())
+    struggling, inactive = flags.conditions(now)
+    flag = {"output_field": BooleanField(), "default": Value(False)}
+    rows = rows.annotate(
+        is_struggling=Case(When(struggling, then=Value(True)), **flag),
+        is_inactive=Case(When(inactive, then=Value(True)), **flag),
+    )
+    # Either flag: the API's deprecated ``stuck``.
+    return rows.annotate(is_stuck=Case(When(Q(is_struggling=True) | Q(is_inactive=True), then=Value(True)), **flag))
 
 
 def clamp_day(day):
@@ -114,13 +154,20 @@ def day_bounds(start, end):
     return low, high
 
 
-def filter_rows(rows, *, search="", start=None, end=None, stuck=None, min_xp=None):
+def window_for(start, end):
+    """The ``class_rows`` window of a date filter: None without one; an open end is today, an open start the earliest day."""
+    if not start and not end:
+        return None
+    return clamp_day(start) or EARLIEST_DATE, clamp_day(end) or max(days.today(), clamp_day(start))
+
+
+def filter_rows(rows, *, search="", show=None, stuck=None, min_xp=None):
     """Narrow ``class_rows``; an argument left at its default filters nothing.
 
     ``search``: every word appears in the given name, family name, email or
-    sourcedId. ``start``/``end``: local days (inclusive) the last activity falls
-    in. ``stuck``: True or False keeps only flagged or only unflagged students.
-    ``min_xp``: at least this much XP in the course.
+    sourcedId. ``show``: a ``flags.SHOW`` key (struggling, inactive, either).
+    ``stuck`` (the API's): True or False keeps only students with either flag
+    or only those with neither. ``min_xp``: at least this much XP (in the window, if any).
     """
     for term in (search or "").split():
         rows = rows.filter(
@@ -129,11 +176,8 @@ def filter_rows(rows, *, search="", start=None, end=None, stuck=None, min_xp=Non
             | Q(email__icontains=term)
             | Q(sourced_id__icontains=term)
         )
-    low, high = day_bounds(start, end)
-    if low:
-        rows = rows.filter(last_activity_at__gte=low)
-    if high:
-        rows = rows.filter(last_activity_at__lt=high)
+    if show and flags.SHOW[show] is not None:
+        rows = rows.filter(flags.SHOW[show])
     if stuck is not None:
         rows = rows.filter(is_stuck=stuck)
     if min_xp is not None:
@@ -152,35 +196,59 @@ def sort_rows(rows, sort):
     return rows.order_by(*order, *TIE_BREAK)
 
 
-def class_figures(rows, course):
-    """Headline figures over ``rows`` (one aggregate query)."""
-    agg = rows.order_by().aggregate(
-        students=Count("pk"),
-        xp=Sum("xp_total"),
-        questions=Sum("p__total_questions"),
-        correct=Sum("p__correct_questions"),
-        mastered=Sum("mastered_units"),
-        capped=Sum(Least("mastered_units", Value(course.masterable_units))),
-        active=Sum("active_seconds"),
-        inactive=Sum("inactive_seconds"),
-        attempts=Sum("attempts_count"),
-        stuck=Count("pk", filter=Q(is_stuck=True)),
-    )
+def student_ids(rows):
+    """The selected students as a subquery (for the day rows: chart, window totals, weeks)."""
+    return rows.order_by().values("pk")
+
+
+def class_figures(rows, course, window=None):
+    """Headline figures over ``rows``: one aggregate query, and one more over the day rows for a window.
+
+    Course progress and the flags are as of now; the other figures are the
+    window's (``days.window_totals``: the same sums the rows show) or all time.
+    """
+    capped = Least("course_mastered_units", Value(course.masterable_units))
+    state = {
+        "students": Count("pk"),
+        "capped": Sum(capped),
+        "struggling": Count("pk", filter=Q(is_struggling=True)),
+        "inactive_students": Count("pk", filter=Q(is_inactive=True)),
+        "flagged": Count("pk", filter=Q(is_stuck=True)),
+    }
+    if window:
+        agg = rows.order_by().aggregate(**state)
+        sums = days.window_totals(course, student_ids(rows), *window)
+    else:
+        # Aliased: an aggregate may not share a name with an annotation it reads.
+        agg = rows.order_by().aggregate(
+            **state,
+            **{f"sum_{name}": Sum(field) for name, field in days.ROW_FIELDS.items()},
+            sum_active_students=Count("pk", filter=Q(completed_count__gt=0)),
+        )
+        sums = days.cleaned({name: agg[f"sum_{name}"] for name in (*days.ROW_FIELDS, "active_students")})
     students = agg["students"]
-    xp = Decimal(agg["xp"] or 0)
-    average_xp = xp / students if students else Decimal(0)
+    xp = sums["xp"]
     return {
         "students": students,
         "xp": xp,
-        "average_xp": average_xp,
-        "accuracy": percent(agg["correct"], agg["questions"]),
+        "average_xp": xp / students if students else Decimal(0),
+        "accuracy": percent(sums["correct_questions"], sums["total_questions"]),
+        "questions": sums["total_questions"],
         # Mastered / masterable units over the class, each student counted up to 100%.
         "average_progress": xp_rules.course_percent(agg["capped"] or 0, course.masterable_units * students),
-        "mastered": agg["mastered"] or 0,
-        "average_mastered": (agg["mastered"] or 0) / students if students else 0,
-        "active": duration(agg["active"] or 0),
-        "attempts": agg["attempts"] or 0,
-        "stuck": agg["stuck"],
+        "mastered": sums["mastered_units"],
+        "average_mastered": sums["mastered_units"] / students if students else 0,
+        "active": hours(sums["active_seconds"]),
+        "active_exact": duration(sums["active_seconds"]),
+        "active_seconds": sums["active_seconds"],
+        "inactive": hours(sums["inactive_seconds"]),
+        "inactive_exact": duration(sums["inactive_seconds"]),
+        "inactive_seconds": sums["inactive_seconds"],
+        "completed": sums["completed_count"],
+        "active_students": sums["active_students"],
+        "struggling": agg["struggling"],
+        "inactive_students": agg["inactive_students"],
+        "flagged": agg["flagged"],
     }
 
 
@@ -233,10 +301,10 @@ def student_attempts(student, course):
 def chart_range(start, end, today=None):
     """The days the class chart covers: the chosen range, else the last N days.
 
-    Always within ``limits.EARLIEST_DATE``..``LATEST_DATE``, so subtracting the
-    span never runs past year 1.
+    Days of the chart time zone. Always within ``limits.EARLIEST_DATE``..``LATEST_DATE``,
+    so subtracting the span never runs past year 1.
     """
-    today = clamp_day(today or timezone.localdate())
+    today = clamp_day(today or days.today())
     start, end = clamp_day(start), clamp_day(end)
     span = dt.timedelta(days=app_settings.DASHBOARD_CHART_DAYS - 1)
     if start and end:
@@ -247,20 +315,9 @@ def chart_range(start, end, today=None):
     return (end - span if end - EARLIEST_DATE > span else EARLIEST_DATE), end
 
 
-def class_xp_per_day(course, start, end):
-    """``{"labels": [...iso days], "xp": [...]}`` for the class, gaps filled with 0."""
-    totals = dict(
-        DailyProgress.objects.filter(course=course, day__gte=start, day__lte=end)
-        .values("day")
-        .annotate(total=Sum("xp"))
-        .order_by("day")
-        .values_list("day", "total")
-    )
-    if (end - start).days > 366:  # a long range: plot only days with XP
-        days = sorted(totals)
-    else:
-        days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    return {"labels": [d.isoformat() for d in days], "xp": [float(totals.get(d) or 0) for d in days]}
+def class_xp_per_day(course, start, end, students=None):
+    """The class chart (``days.xp_per_day``): ``students`` a subquery of the selected students."""
+    return days.xp_per_day(course, start, end, students)
 
 
 def student_xp_per_day(student, course):

@@ -24,7 +24,7 @@ from ..conf import app_settings
 from ..gradebook import progress as progress_rows
 from ..limits import MAX_ID
 from ..models import Course, StudentProgress
-from . import display, forbidden, queries, student_queries, stuck, throttling
+from . import days, display, flags, forbidden, queries, student_queries, throttling
 from .export import streaming_csv_response
 from .forms import CourseFilterForm, OverviewFilterForm
 
@@ -32,17 +32,19 @@ OVERVIEW_COLUMNS = [
     ("name", _("Student")),
     ("xp", _("XP")),
     ("accuracy", _("Accuracy")),
-    ("mastered", _("Mastered units")),
+    ("mastered", _("Units mastered")),
     ("progress", _("Course progress")),
     ("active", _("Active time")),
-    ("attempts", _("Attempts")),
+    ("completed", _("Completed")),
     ("last_activity", _("Last activity")),
-    ("stuck", _("Status")),
+    ("flags", _("Status")),
 ]
+# Figures of the window when there is one (window_start/window_end say which; empty: all time).
 CSV_HEADER = [
     "student_sourced_id", "given_name", "family_name", "email", "xp", "accuracy_percent",
     "mastered_units", "masterable_units", "course_progress_percent", "active_seconds",
-    "inactive_seconds", "attempts", "completed_attempts", "last_activity", "stuck", "stuck_reason",
+    "inactive_seconds", "attempts", "completed_attempts", "last_activity", "struggling", "inactive",
+    "flag_reasons", "window_start", "window_end",
 ]
 
 
@@ -127,23 +129,26 @@ class CourseListView(DashboardMixin, FormErrorsAre400, TemplateView):
 
 
 class CourseOverviewView(CourseAccessMixin, FormErrorsAre400, TemplateView):
-    """One row per student: XP, accuracy, mastery, progress, time, stuck flag."""
+    """One row per student: XP, accuracy, mastery, progress, time, flags; all time or for a window."""
 
     template_name = "timeback_progress/course_overview.html"
 
     def get_context_data(self, **kwargs):
         now = timezone.now()
-        form = OverviewFilterForm(self.request.GET)
-        filters = form.row_filters()
-        sort = form.sort_key()
-        rows = queries.filter_rows(queries.class_rows(self.course, now), **filters)
+        form = OverviewFilterForm(self.request.GET, course=self.course)
+        window, sort = form.window(), form.sort_key()
+        rows = queries.filter_rows(
+            queries.class_rows(self.course, now, section=form.section_id(), window=window), **form.row_filters()
+        )
         page = Paginator(queries.sort_rows(rows, sort), app_settings.DASHBOARD_PAGE_SIZE).get_page(
             self.request.GET.get("page")
         )
         prefix = student_url_prefix(self.course)
         for row in page.object_list:
             display.decorate(row, self.course, now, prefix)
-        start, end = queries.chart_range(filters["start"], filters["end"])
+        students = queries.student_ids(rows)
+        start, end = window or queries.chart_range(None, None)
+        chart = queries.class_xp_per_day(self.course, start, end, students)
         query = querystring(self.request)
         return super().get_context_data(
             course=self.course,
@@ -151,47 +156,55 @@ class CourseOverviewView(CourseAccessMixin, FormErrorsAre400, TemplateView):
             page=page,
             rows=page.object_list,
             columns=sort_headers(self.request, sort),
-            figures=queries.class_figures(rows, self.course),
-            chart=queries.class_xp_per_day(self.course, start, end),
+            window=window,
+            figures=queries.class_figures(rows, self.course, window),
+            weeks=days.week_comparison(self.course, students),
+            chart=chart,
+            chart_total=sum(chart["xp"]),
             chart_start=start,
             chart_end=end,
+            zone=days.zone_name(),
             query=query,
             export_url=with_query(reverse("timeback_progress:course-export", args=[self.course.pk]), query),
-            filtered=any(filters.values()),
-            stuck_threshold=app_settings.STUCK_FAILED_ATTEMPTS,
-            stuck_days=app_settings.STUCK_INACTIVE_DAYS,
-            pass_mark=stuck.pass_mark_text(),
+            filtered=form.filtered(),
+            struggling_attempts=app_settings.STRUGGLING_ATTEMPTS,
+            inactive_days=app_settings.INACTIVE_DAYS,
+            pass_mark=flags.pass_mark_text(),
             **kwargs,
         )
 
 
 class CourseExportView(CourseAccessMixin, View):
-    """The overview as a streamed CSV (same filters and sort, every page); its own, lower rate."""
+    """The overview as a streamed CSV (same filters, window and sort, every page); its own, lower rate."""
 
     throttle_scope = "timeback_export"
 
     def get(self, request, course_pk):
-        form = OverviewFilterForm(request.GET)
+        form = OverviewFilterForm(request.GET, course=self.course)
         if not form.is_valid():
             errors = "; ".join(e for errs in form.errors.values() for e in errs)
             return HttpResponseBadRequest(
                 gettext("Invalid filter: %(errors)s") % {"errors": errors}, content_type="text/plain; charset=utf-8"
             )
-        now = timezone.now()
-        rows = queries.filter_rows(queries.class_rows(self.course, now), **form.row_filters())
+        now, window = timezone.now(), form.window()
+        rows = queries.filter_rows(
+            queries.class_rows(self.course, now, section=form.section_id(), window=window), **form.row_filters()
+        )
         rows = queries.sort_rows(rows, form.sort_key())
-        filename = f"{self.course.sourced_id}-overview-{timezone.localdate():%Y-%m-%d}.csv"
-        return streaming_csv_response(filename, CSV_HEADER, self.csv_lines(rows.iterator(chunk_size=500), now))
+        filename = f"{self.course.sourced_id}-overview-{days.today():%Y-%m-%d}.csv"
+        return streaming_csv_response(filename, CSV_HEADER, self.csv_lines(rows.iterator(chunk_size=500), now, window))
 
-    def csv_lines(self, rows, now):
+    def csv_lines(self, rows, now, window):
         course = self.course
+        first, last = window or (None, None)
         for row in rows:
             yield [
                 row.sourced_id, row.given_name, row.family_name, row.email,
-                display.two_places(row.xp_total), display.two_places(row.accuracy),
-                row.mastered_units, course.masterable_units, display.course_progress(row.mastered_units, course),
+                display.two_places(row.xp_total), display.row_accuracy(row),
+                row.mastered_units, course.masterable_units, display.course_progress(row.course_mastered_units, course),
                 row.active_seconds, row.inactive_seconds, row.attempts_count, row.completed_count,
-                row.last_activity_at, row.is_stuck, "; ".join(stuck.reasons(row, now)),
+                row.last_activity_at, row.is_struggling, row.is_inactive, "; ".join(flags.reasons(row, now)),
+                first, last,
             ]
 
 
@@ -216,7 +229,7 @@ class StudentDetailView(CourseAccessMixin, TemplateView):
             student=student,
             progress=progress,
             progress_percent=display.course_progress(progress.mastered_units if progress else 0, course),
-            stuck=bool(progress and stuck.failing(progress.failed_streak)),
+            stuck=bool(progress and flags.struggling(progress.failed_streak, progress.course_completed_at is not None)),
             activities=activities,
             mastered_activities=[a for a in activities if a["mastered"]],
             time=display.time_split(

@@ -187,7 +187,7 @@ def _add_to_day(attempt, using):
     connection = connections[using]
     ops = connection.ops
     field = DailyProgress._meta.get_field
-    xp = field("xp")
+    xp, correct = field("xp"), field("correct_questions")
     values = {
         "student": attempt.student_id,
         "course": attempt.course_id,
@@ -195,9 +195,15 @@ def _add_to_day(attempt, using):
         "xp": ops.adapt_decimalfield_value(attempt.xp_earned, xp.max_digits, xp.decimal_places),
         "completed_count": 1,
         "active_seconds": attempt.active_seconds,
+        "inactive_seconds": attempt.inactive_seconds,
+        "total_questions": attempt.total_questions or 0,
+        "correct_questions": ops.adapt_decimalfield_value(
+            attempt.correct_questions or 0, correct.max_digits, correct.decimal_places
+        ),
+        "mastered_units": attempt.mastered_units,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_day_upsert_sql(connection.vendor), list(values.values()))
+        cursor.execute(_day_upsert_sql(connection.vendor), [values[name] for name in DAY_COLUMNS])
 
 
 @cache
@@ -215,7 +221,11 @@ def _day_upsert_sql(vendor):
     )
 
 
-DAY_SUMS = ("xp", "completed_count", "active_seconds")
+# What a day row adds up: everything a time window on the dashboards shows.
+DAY_SUMS = (
+    "xp", "completed_count", "active_seconds", "inactive_seconds", "total_questions", "correct_questions",
+    "mastered_units",
+)
 DAY_COLUMNS = ("student", "course", "day", *DAY_SUMS)
 
 
@@ -317,11 +327,19 @@ def rebuild_days(student_id, course_id, *, using):
         .filter(student_id=student_id, course_id=course_id, completed_at__isnull=False)
         .annotate(day=TruncDate("completed_at", tzinfo=CHART_TZ()))
         .values("day")
-        .annotate(xp=Sum("xp_earned"), completed_count=Count("id"), active_seconds=Sum("active_seconds"))
+        .annotate(
+            xp=Sum("xp_earned"), completed_count=Count("id"), active_seconds=Sum("active_seconds"),
+            inactive_seconds=Sum("inactive_seconds"), total_questions=Sum("total_questions"),
+            correct_questions=Sum("correct_questions"), mastered_units=Sum("mastered_units"),
+        )
         .order_by()
     )
     days = [
-        DailyProgress(student_id=student_id, course_id=course_id, **{**row, "xp": xp_rules.quantize(row["xp"] or Decimal(0))})
+        DailyProgress(
+            student_id=student_id, course_id=course_id, day=row["day"], completed_count=row["completed_count"],
+            **{name: row[name] or 0 for name in ("active_seconds", "inactive_seconds", "total_questions", "mastered_units")},
+            **{name: xp_rules.quantize(row[name] or Decimal(0)) for name in ("xp", "correct_questions")},
+        )
         for row in rows
     ]
     # A full rebuild drops days that no longer have attempts.
@@ -333,7 +351,7 @@ def rebuild_days(student_id, course_id, *, using):
             days,
             update_conflicts=True,
             unique_fields=["student", "course", "day"],
-            update_fields=["xp", "completed_count", "active_seconds"],
+            update_fields=list(DAY_SUMS),
         )
 
 

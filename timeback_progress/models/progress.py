@@ -61,7 +61,13 @@ class StudentProgress(ProgressSums):
 
 
 class DailyProgress(models.Model):
-    """XP and time per student, course and day, for charts without scanning attempts."""
+    """What a student's attempts completed on one chart day added, per course.
+
+    The sums of the attempts completed that day (local days of the chart time
+    zone, ``gradebook.progress.chart_day``): a time window on the dashboards
+    adds up these rows, never the attempts. An attempt's time counts on its
+    completion day; open attempts count only in ``StudentProgress``.
+    """
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="daily_progress")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="daily_progress")
@@ -69,6 +75,10 @@ class DailyProgress(models.Model):
     xp = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     completed_count = models.PositiveIntegerField(default=0)
     active_seconds = models.PositiveBigIntegerField(default=0)
+    inactive_seconds = models.PositiveBigIntegerField(default=0)
+    total_questions = models.PositiveIntegerField(default=0)
+    correct_questions = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    mastered_units = models.PositiveIntegerField(default=0, help_text=_("Units first mastered that day."))
 
     class Meta:
         verbose_name_plural = _("daily progress")

@@ -36,7 +36,7 @@
     new Chart(document.getElementById("tbp-class-chart"), {
       type: "bar",
       data: {
-        labels: classData.labels,
+        labels: classData.display || classData.labels,
         datasets: [{ label: "Class XP", data: classData.xp, backgroundColor: accent, borderRadius: 3 }]
       },
       options: common
