@@ -9,6 +9,7 @@ never disagree.
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -63,15 +64,38 @@ class AttemptAdmin(ReadOnlyAdmin):
         )
 
 
+def with_corrected(queryset):
+    """Results annotated with ``has_corrections``: at least one audit row (``ResultCorrection``) exists."""
+    return queryset.annotate(has_corrections=Exists(ResultCorrection.objects.filter(result=OuterRef("pk"))))
+
+
+class CorrectedFilter(admin.SimpleListFilter):
+    """Corrected: yes / no, by the audit trail (any correction, not only one that set the score)."""
+
+    title = _("corrected")
+    parameter_name = "corrected"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        corrected = Exists(ResultCorrection.objects.filter(result=OuterRef("pk")))
+        if self.value() == "yes":
+            return queryset.filter(corrected)
+        if self.value() == "no":
+            return queryset.filter(~corrected)
+        return queryset
+
+
 @admin.register(Result)
 class ResultAdmin(ReadOnlyAdmin):
-    list_display = ["sourced_id", "student", "activity", "score", "score_status", "xp", "is_corrected", "score_date"]
-    list_filter = ["score_status", "is_corrected", "status"]
+    list_display = ["__str__", "score", "score_status", "xp", "corrected", "score_date"]
+    list_filter = ["score_status", CorrectedFilter, "status"]
     list_select_related = ["student", "attempt__activity"]
     search_fields = ["sourced_id", "student__sourced_id", "student__email", "line_item_sourced_id"]
     fields = [
         "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "text_score", "score_status", "score_date",
-        "status", "is_corrected", "metadata_pretty", "created_at", "updated_at",
+        "status", "corrected", "score_kept", "metadata_pretty", "created_at", "updated_at",
     ]
     readonly_fields = fields
     actions = ["resync"]
@@ -81,11 +105,21 @@ class ResultAdmin(ReadOnlyAdmin):
         pass
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("student", "attempt__activity")
+        return with_corrected(super().get_queryset(request).select_related("student", "attempt__activity"))
 
-    @admin.display(description=_("activity"), ordering="attempt__activity__name")
-    def activity(self, obj):
-        return obj.attempt.activity
+    @admin.display(description=_("corrected"), boolean=True)
+    def corrected(self, obj):
+        """Whether anyone corrected the result (it has an audit row), whatever the correction changed."""
+        return obj.has_corrections
+
+    @admin.display(description=_("score kept by a correction"), boolean=True)
+    def score_kept(self, obj):
+        """``Result.is_corrected``: a correction set the score, so recalculation keeps it.
+
+        Not the same as "corrected": a correction of XP or mastered units only
+        leaves the score to the rules.
+        """
+        return obj.is_corrected
 
     @admin.display(description=_("metadata"))
     def metadata_pretty(self, obj):

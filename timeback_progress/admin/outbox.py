@@ -35,6 +35,14 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("attempt__student", "attempt__activity", "result")
 
+    def get_object(self, request, object_id, from_field=None):
+        """The row with what its title names (``Delivery.__str__``): student, activity and run."""
+        row = super().get_object(request, object_id, from_field)
+        if row is not None:
+            related = ("result__student", "result__attempt__activity", "attempt__student", "attempt__activity")
+            row = Delivery.objects.select_related(*related).filter(pk=row.pk).first()
+        return row
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         return format_html('<span class="tbp-badge tbp-badge--{}">{}</span>', obj.status, obj.get_status_display())

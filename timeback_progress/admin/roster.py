@@ -19,7 +19,9 @@ from ..dashboards import export
 from .. import xp as xp_rules
 from ..limits import parse_id
 from ..outbox import held
-from ..models import Activity, Attempt, Course, DailyProgress, Enrollment, Result, Student, StudentProgress
+from ..models import (
+    Activity, Attempt, Course, DailyProgress, Enrollment, Result, ResultCorrection, Student, StudentProgress,
+)
 from .base import AdminMedia, AppModelAdmin
 from .display import minutes
 
@@ -222,6 +224,7 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
         }
         attempts = (
             Attempt.objects.filter(student_id=pk).select_related("activity", "course", "result")
+            .annotate(corrected=Exists(ResultCorrection.objects.filter(result__attempt=OuterRef("pk"))))
             .order_by("-started_at", "-pk")
         )
         page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(request.GET.get("attempts_page"))
