@@ -32,7 +32,7 @@ def listed(client, url):
 # -- "corrected" -------------------------------------------------------------------------------
 
 
-def test_a_correction_of_xp_only_marks_the_result_corrected_and_the_filter_finds_it(admin_client, graded):
+def test_a_correction_of_xp_only_marks_the_result_corrected_and_the_filter_finds_it(admin_client, graded):  # noqa: F811  (the fixture imported above)
     """The demo's case: the history shows a correction, so the page and the filter must say so."""
     first, second = (a.result for a in graded["attempts"])
     response = admin_client.post(correct_url(first), correction_data(first, xp="20"))
@@ -77,7 +77,7 @@ def corrected_cell(page):
 # -- titles ------------------------------------------------------------------------------------
 
 
-def test_results_attempts_and_outbox_rows_are_titled_by_student_activity_and_run(admin_client, graded):
+def test_results_attempts_and_outbox_rows_are_titled_by_student_activity_and_run(admin_client, graded):  # noqa: F811  (the fixture imported above)
     student, activity = graded["student"], graded["activity"]
     second = graded["attempts"][1]
     expected = f"Ada Lovelace – {activity.name} #2"
