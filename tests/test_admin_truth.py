@@ -8,9 +8,14 @@ sender builds.
 """
 
 import json
+import time
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.plugins.factories import complete
 from tests.test_admin import correct_url, correction_data, graded, result_url  # noqa: F401  (fixture)
@@ -99,3 +104,115 @@ def test_results_attempts_and_outbox_rows_are_titled_by_student_activity_and_run
     assert f"Result: {expected}" in delivery_page.content.decode()
     assert str(Attempt.objects.get(pk=second.pk)) in admin_client.get(ATTEMPTS).content.decode()
     assert student.sourced_id
+
+
+# -- sync health -------------------------------------------------------------------------------
+
+HEALTH = reverse("admin:app_list", args=["timeback_progress"])
+
+
+def sync_on(settings, on=True):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": on}
+
+
+def box(client):
+    content = client.get(HEALTH).content.decode()
+    start = content.index('id="tbp-sync-health"')
+    return content[start : content.index("</section>", start)]
+
+
+def test_disabled_is_what_the_sending_worker_read_not_this_process(admin_client, graded, settings):
+    """The demo's case: the web process started before .env turned sync on (or off)."""
+    from timeback_progress.outbox import tasks
+
+    sync_on(settings, False)
+    tasks.deliver_due()  # a worker run with sync off records it
+    sync_on(settings, True)  # this web process reads sync on
+    html = box(admin_client)
+    assert 'data-state="disabled"' in html and "Sync is off in the worker" in html
+    assert "restart the worker" in html and "healthy" not in html
+
+    tasks.deliver_due()  # the worker, restarted with sync on (tests' transport: nothing reachable)
+    sync_on(settings, False)  # and a web process that still has it off
+    html = box(admin_client)
+    assert 'data-state="disabled"' not in html and "restart the web process" in html
+
+
+def test_healthy_only_while_rows_flow(admin_client, graded, settings):
+    from timeback_progress.outbox import health
+
+    sync_on(settings)
+    Delivery.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    waiting = Delivery.objects.unsent().count()
+    assert waiting
+    health.record_worker("run", {"sent": 0})
+    html = box(admin_client)  # rows wait, none delivered yet, not for long: attention
+    assert 'data-state="attention"' in html and f"{waiting} rows wait and nothing was delivered" in html
+    assert "last delivery: never" in html
+
+    Delivery.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert 'data-state="failing"' in box(admin_client)  # waiting longer than the window, nothing sent
+
+    health.record_worker("run", {"sent": 3})  # the worker delivered just now: flowing again, but a backlog
+    html = box(admin_client)
+    assert 'data-state="attention"' in html and "the oldest waiting row was queued 1\xa0hour ago" in html
+
+    Delivery.objects.update(status=Delivery.State.SENT)
+    html = box(admin_client)
+    assert 'data-state="healthy"' in html and "nothing waiting" in html and "0\xa0minutes ago" in html
+
+
+def test_rows_waiting_with_no_worker_seen_lately(admin_client, graded, settings):
+    from timeback_progress.models import SyncState
+    from timeback_progress.outbox import health
+
+    sync_on(settings)
+    assert "No worker has run yet: is qcluster running?" in box(admin_client)
+    health.record_worker("run", {"sent": 1})
+    SyncState.objects.filter(name=health.WORKER_STATE).update(last_run_at=timezone.now() - timedelta(hours=3))
+    assert "No worker has run for 3\xa0hours: is qcluster running?" in box(admin_client)
+
+
+def test_the_box_never_counts_sent_rows(admin_client, graded, settings):
+    """At 3M rows (99% sent) a count of every status was the slowest query of the admin home."""
+    sync_on(settings)
+    Delivery.objects.update(status=Delivery.State.SENT)
+    with CaptureQueriesContext(connection) as ctx:
+        admin_client.get(HEALTH)
+    counting = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper() and "delivery" in q["sql"]]
+    assert len(counting) == 1 and "'sent'" not in counting[0] and "'pending'" in counting[0], counting
+
+
+# -- the first delivery after qcluster starts --------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_qcluster_delivers_the_backlog_as_it_starts(sandbox, cluster_factory, course, admin_client, settings):
+    """No kick from a commit (sync is off in this process) and no sweep (a day away): only the start-up kick."""
+    from django_q.models import OrmQ, Schedule
+
+    from tests.test_delivery_integration import FAST_RETRIES, expected, make_backlog, arrived_and_nothing_lost
+    from tests.plugins.cluster import wait_for
+    from timeback_progress.models import SyncState
+    from timeback_progress.outbox import health, tasks
+
+    make_backlog(course, students=3)
+    assert Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE_NAME).exists()
+    Schedule.objects.update(next_run=timezone.now() + timedelta(days=1))
+    assert not OrmQ.objects.exists()  # nothing queued: the backlog waits for a worker to look
+    events, results = expected()
+    started = time.monotonic()
+    cluster = cluster_factory(sandbox, extra=FAST_RETRIES)
+    wait_for(lambda: arrived_and_nothing_lost(sandbox, events, results), timeout=25,
+             message=f"the start-up kick's delivery\n{cluster.output()}")
+    waited = time.monotonic() - started
+    print(f"first delivery {waited:.1f} s after qcluster started")
+    assert waited < 20  # django-q2's scheduler first runs ~30 s after start
+    wait_for(lambda: not Delivery.objects.exclude(status="sent").exists(), timeout=20, message="rows marked sent")
+    wait_for(lambda: (SyncState.objects.filter(name=health.WORKER_STATE).values_list("high_water_mark", flat=True)
+                      .first()) is not None, timeout=20, message="the worker's record")
+    seen = SyncState.objects.get(name=health.WORKER_STATE).last_summary
+    assert seen["sync_enabled"] is True and seen["run"]["sent"] > 0
+    html = box(admin_client)  # this process has sync off; the worker that sends has it on
+    assert 'data-state="healthy"' in html and "restart the web process" in html
