@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.plugins.factories import complete
-from tests.test_admin import correct_url, correction_data, graded, result_url  # noqa: F401  (fixture)
+from tests.plugins.factories import complete, enroll, make_activity, make_course, make_student
+from tests.test_admin import correct_url, correction_data, result_url
 from timeback_progress.models import Attempt, Delivery, Result
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,17 @@ pytestmark = pytest.mark.django_db
 RESULTS = reverse("admin:timeback_progress_result_changelist")
 ATTEMPTS = reverse("admin:timeback_progress_attempt_changelist")
 TITLE_RELATED = ("result__student", "result__attempt__activity", "attempt__student", "attempt__activity")
+
+
+@pytest.fixture
+def graded(db):
+    """Ada Lovelace's two completed attempts at one activity (as in test_admin)."""
+    course = make_course(masterable_units=4)
+    activity = make_activity(course, masterable_units=2)
+    student = make_student(given_name="Ada", family_name="Lovelace", email="ada@example.com")
+    enroll(course, student=student)
+    attempts = [complete(student, activity, total=10, correct=8, active=600), complete(student, activity, total=10, correct=10)]
+    return {"course": course, "activity": activity, "student": student, "attempts": attempts}
 
 
 def listed(client, url):
@@ -37,7 +48,7 @@ def listed(client, url):
 # -- "corrected" -------------------------------------------------------------------------------
 
 
-def test_a_correction_of_xp_only_marks_the_result_corrected_and_the_filter_finds_it(admin_client, graded):  # noqa: F811  (the fixture imported above)
+def test_a_correction_of_xp_only_marks_the_result_corrected_and_the_filter_finds_it(admin_client, graded):
     """The demo's case: the history shows a correction, so the page and the filter must say so."""
     first, second = (a.result for a in graded["attempts"])
     response = admin_client.post(correct_url(first), correction_data(first, xp="20"))
@@ -82,7 +93,7 @@ def corrected_cell(page):
 # -- titles ------------------------------------------------------------------------------------
 
 
-def test_results_attempts_and_outbox_rows_are_titled_by_student_activity_and_run(admin_client, graded):  # noqa: F811  (the fixture imported above)
+def test_results_attempts_and_outbox_rows_are_titled_by_student_activity_and_run(admin_client, graded):
     student, activity = graded["student"], graded["activity"]
     second = graded["attempts"][1]
     expected = f"Ada Lovelace – {activity.name} #2"
