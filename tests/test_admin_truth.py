@@ -227,3 +227,51 @@ def test_qcluster_delivers_the_backlog_as_it_starts(sandbox, cluster_factory, co
     assert seen["sync_enabled"] is True and seen["run"]["sent"] > 0
     html = box(admin_client)  # this process has sync off; the worker that sends has it on
     assert 'data-state="healthy"' in html and "restart the web process" in html
+
+
+# -- an outbox row's body ----------------------------------------------------------------------
+
+
+def delivery_page(client, row):
+    return client.get(reverse("admin:timeback_progress_delivery_change", args=[row.pk])).content.decode()
+
+
+def shown_json(value):
+    from django.utils.html import escape
+
+    from timeback_progress.admin.display import redact
+
+    return escape(json.dumps(redact(value), indent=2, sort_keys=True, default=str))
+
+
+def test_a_result_row_shows_the_body_the_sender_builds_not_its_reference(admin_client, graded):
+    from timeback_progress.timeback import gradebook
+
+    result = graded["attempts"][1].result
+    row = Delivery.objects.get(kind=Delivery.Kind.RESULT, result=result)
+    assert row.payload == {"create": True}  # what the page used to show
+    page = delivery_page(admin_client, row)
+    body = gradebook.result_body(result)
+    assert body["assessmentResult"]["sourcedId"] == result.sourced_id
+    assert shown_json(body) in page and "Built now, as the sender builds it" in page and "POSTed first" in page
+
+    Delivery.objects.filter(pk=row.pk).update(status=Delivery.State.SENT)
+    assert "the body sent then is not stored" in delivery_page(admin_client, row)
+
+
+def test_line_item_and_event_bodies_and_secrets_redacted(admin_client, graded, settings):
+    from timeback_progress.timeback import gradebook
+
+    secret = "s3cret-client-value-42"
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "CLIENT_SECRET": secret}
+    activity = graded["activity"]
+    type(activity).objects.filter(pk=activity.pk).update(name=f"Quiz {secret}")
+    activity.refresh_from_db()
+    item = Delivery.objects.filter(kind=Delivery.Kind.LINE_ITEM).first()
+    page = delivery_page(admin_client, item)
+    assert secret not in page and "assessmentLineItem" in page
+    assert shown_json(gradebook.line_item_body(activity)) in page
+
+    event = Delivery.objects.filter(kind=Delivery.Kind.CALIPER_EVENT).first()
+    page = delivery_page(admin_client, event)
+    assert shown_json(event.payload) in page and "in a Caliper envelope" in page

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext
 
-from ..outbox import replay
+from ..outbox import replay, sending
 from ..models import Delivery, SyncState
 from ..roster.actions import import_roster_action
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
@@ -23,7 +23,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     fields = [
         "kind", "key", "status_badge", "attempts", "next_attempt_at", "leased_until", "claimed_by", "sent_at",
         "response_status",
-        "error", "attempt", "result", "created_at", "updated_at", "payload_pretty",
+        "error", "attempt", "result", "created_at", "updated_at", "body_pretty", "payload_pretty",
     ]
     readonly_fields = fields
     actions = ["retry_now", "replay_dead"]
@@ -56,9 +56,14 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def error(self, obj):
         return format_html('<pre class="tbp-json">{}</pre>', redact(obj.last_error)) if obj.last_error else "—"
 
-    @admin.display(description=_("payload"))
+    @admin.display(description=_("stored payload"))
     def payload_pretty(self, obj):
         return pretty_json(obj.payload)
+
+    @admin.display(description=_("body sent"))
+    def body_pretty(self, obj):
+        """The exact body, from the sender's own builder (``sending.body``), secrets redacted."""
+        return request_body(obj)
 
     def has_resend_permission(self, request):
         return app_perm(request, "change_delivery")
@@ -89,6 +94,29 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 ) % {"count": skipped},
                 messages.WARNING,
             )
+
+
+def request_body(row):
+    """A row's body as the sender builds it, with a line saying whether it is what was sent or will be."""
+    if row.kind == Delivery.Kind.CALIPER_EVENT:
+        note = _("The event as stored: sent as it is, in a Caliper envelope with other events.")
+        built = row.payload
+    else:
+        try:
+            built = sending.body(row)
+        except Exception as error:  # the sender would fail this row the same way: say so, do not 500
+            return format_html('<p class="tbp-body-note">{}</p>', _("The body cannot be built now: %(error)s") % {
+                "error": redact(f"{type(error).__name__}: {error}")})
+        if built is None:
+            return format_html('<p class="tbp-body-note">{}</p>', _("Nothing to send: its record no longer exists."))
+        if row.status in (Delivery.State.SENT, Delivery.State.SUPERSEDED):
+            note = _("Built now from the records as they stand, as the sender builds it: the body sent then is not "
+                     "stored, and differs only if the records changed since.")
+        else:
+            note = _("Built now, as the sender builds it; it is built again from the records when sent.")
+        if row.payload.get("create"):
+            note = format_html("{} {}", note, _("A record Timeback has not acknowledged: POSTed first, PUT on a 409."))
+    return format_html('<p class="tbp-body-note">{}</p>{}', note, pretty_json(built))
 
 
 def _plain(queryset):
