@@ -3,7 +3,7 @@ the XP chart draws from the package's own Chart.js, and nothing is fetched
 from another host. Screenshots go to ``artifacts_dir``."""
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -69,8 +69,23 @@ def test_student_changelist_and_page_screenshots(page, live_server, roster, arti
         "() => window.Chart && Chart.getChart(document.getElementById('tbp-xp-chart'))"
         " && Chart.getChart(document.getElementById('tbp-xp-chart')).data.labels.length > 0"
     )
-    labels = page.evaluate("() => Chart.getChart(document.getElementById('tbp-xp-chart')).data.labels.length")
-    assert labels == 8  # one bar per day with completed work
+    chart = page.evaluate("""() => {
+        const c = Chart.getChart(document.getElementById('tbp-xp-chart'));
+        const line = c.data.datasets[1];
+        return {labels: c.data.labels, daily: c.data.datasets[0].data, total: line.data,
+                stepped: line.stepped, tension: line.tension};
+    }""")
+    # Every day from the first with work to today, none missing: even spacing is time spacing.
+    first = date.fromisoformat(chart["labels"][0])
+    assert first <= timezone.localdate() - timedelta(days=12)
+    assert chart["labels"] == [(first + timedelta(days=n)).isoformat() for n in range((timezone.localdate() - first).days + 1)]
+    from timeback_progress.models import DailyProgress
+
+    earned = {d.isoformat() for d in DailyProgress.objects.filter(student=roster, xp__gt=0).values_list("day", flat=True)}
+    assert {day for day, xp in zip(chart["labels"], chart["daily"]) if xp} == earned and len(earned) >= 5
+    # A step line that never curves: the total never appears to fall.
+    assert (chart["stepped"], chart["tension"]) == ("after", 0)
+    assert all(a <= b for a, b in zip(chart["total"], chart["total"][1:]))
     assert page.locator("#tbp-attempts tbody tr").count() == 8
     page.screenshot(path=os.path.join(artifacts_dir, "admin_student.png"), full_page=True)
 
@@ -78,7 +93,7 @@ def test_student_changelist_and_page_screenshots(page, live_server, roster, arti
     assert foreign == []
 
 
-def test_correct_a_result_and_check_sync_health(page, live_server, roster, artifacts_dir):
+def test_correct_a_result_and_check_sync_health(page, live_server, roster, artifacts_dir, settings):
     from timeback_progress.models import Delivery, ResultCorrection
 
     page.set_viewport_size({"width": 1600, "height": 900})
@@ -98,9 +113,10 @@ def test_correct_a_result_and_check_sync_health(page, live_server, roster, artif
     assert "Re-marked: two answers were right." in page.inner_text("#tbp-corrections")
     assert ResultCorrection.objects.get().after["correctQuestions"] == 9.0
 
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}  # off, the box says "disabled"
     Delivery.objects.filter(pk=Delivery.objects.order_by("id").first().pk).update(
         status=Delivery.State.DEAD, attempts=12, response_status=422, last_error="422 Unprocessable: lineItem missing"
     )
     page.goto("/admin/timeback_progress/delivery/")
-    assert "1 dead row needs attention" in page.inner_text("#tbp-sync-health")
+    assert "1 dead row: Timeback refused it" in page.inner_text("#tbp-sync-health")
     page.screenshot(path=os.path.join(artifacts_dir, "admin_deliveries.png"), full_page=False)

@@ -275,3 +275,17 @@ def test_line_item_and_event_bodies_and_secrets_redacted(admin_client, graded, s
     event = Delivery.objects.filter(kind=Delivery.Kind.CALIPER_EVENT).first()
     page = delivery_page(admin_client, event)
     assert shown_json(event.payload) in page and "in a Caliper envelope" in page
+
+
+# -- the student page's chart ------------------------------------------------------------------
+
+
+def test_the_chart_has_every_day_so_even_spacing_is_time_spacing():
+    from datetime import date
+
+    from timeback_progress.admin.roster import every_day
+
+    series = every_day({date(2025, 3, 1): 10.0, date(2025, 3, 4): 5.0}, today=date(2025, 3, 6))
+    assert [p["day"] for p in series] == [f"2025-03-0{d}" for d in range(1, 7)]
+    assert [p["xp"] for p in series] == [10.0, 0.0, 0.0, 5.0, 0.0, 0.0]
+    assert every_day({}, today=date(2025, 3, 6)) == []

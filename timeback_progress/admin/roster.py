@@ -237,10 +237,26 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
             "progress_rows": progress,
             "summary": summary,
             "attempts_page": page,
-            "xp_chart": [{"day": d["day"].isoformat(), "xp": float(d["xp"])} for d in days],
+            "xp_chart": every_day({d["day"]: float(d["xp"]) for d in days}, timezone.localdate()),
             "can_view_results": self.admin_site.is_registered(Result)
             and request.user.has_perm("timeback_progress.view_result"),
         }
+
+
+def every_day(xp_by_day, today):
+    """``[{"day", "xp"}]`` for every day from the first in ``xp_by_day`` to ``today``, 0 where none was earned.
+
+    The vendored Chart.js has no date adapter for a time axis, so the chart's
+    category axis spaces points evenly: with every day present, even spacing
+    is time spacing, and the cumulative line's flat stretches are real.
+    """
+    if not xp_by_day:
+        return []
+    first, last = min(xp_by_day), max(max(xp_by_day), today)
+    return [
+        {"day": (first + timedelta(days=n)).isoformat(), "xp": xp_by_day.get(first + timedelta(days=n), 0.0)}
+        for n in range((last - first).days + 1)
+    ]
 
 
 @admin.register(Course)

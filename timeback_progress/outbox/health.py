@@ -132,11 +132,14 @@ def assess(f):
     backlog = f["oldest_age"] is not None and f["oldest_age"] > stale
     flowing = f["last_sent_age"] is not None and f["last_sent_age"] <= stale
     if not f["enabled"]:
-        reason = ngettext(
-            "Sync is off in the worker (SYNC_ENABLED): %(n)d row waits and nothing is sent.",
-            "Sync is off in the worker (SYNC_ENABLED): %(n)d rows wait and nothing is sent.", unsent + f["held"],
+        where = (
+            _("Sync is off in the worker (SYNC_ENABLED).") if f["worker_age"] is not None
+            else _("Sync is off (SYNC_ENABLED) in this web process, and no worker has reported its own settings yet.")
+        )
+        waiting = ngettext(
+            "%(n)d row waits and nothing is sent.", "%(n)d rows wait and nothing is sent.", unsent + f["held"],
         ) % {"n": unsent + f["held"]}
-        return DISABLED, [reason]
+        return DISABLED, [f"{where} {waiting}"]
     failing, attention = [], []
     if f["dead"]:
         failing.append(ngettext(
