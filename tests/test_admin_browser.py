@@ -120,3 +120,35 @@ def test_correct_a_result_and_check_sync_health(page, live_server, roster, artif
     page.goto("/admin/timeback_progress/delivery/")
     assert "1 dead row: Timeback refused it" in page.inner_text("#tbp-sync-health")
     page.screenshot(path=os.path.join(artifacts_dir, "admin_deliveries.png"), full_page=False)
+
+
+LISTS = {
+    "attempts": "/admin/timeback_progress/attempt/",
+    "results": "/admin/timeback_progress/result/",
+    "deliveries": "/admin/timeback_progress/delivery/",
+    "students": "/admin/timeback_progress/student/",
+}
+
+
+def test_the_lists_fit_1366_pixels(page, live_server, roster, artifacts_dir, settings):
+    """No horizontal scrolling in a changelist on a 1,366 px laptop screen (the issue saw columns cut at 1,400)."""
+    from timeback_progress.models import Delivery
+
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}
+    Delivery.objects.filter(pk=Delivery.objects.order_by("id").first().pk).update(  # the longest row there is
+        status=Delivery.State.RETRYING, attempts=3, response_status=503,
+        last_error="503 Service Unavailable: the gradebook is being deployed, try again in a minute or two please",
+    )
+    page.set_viewport_size({"width": 1366, "height": 900})
+    admin_login(page)
+    widths = {}
+    for name, url in LISTS.items():
+        page.goto(url)
+        widths[name] = page.evaluate("""() => {
+            const box = document.querySelector('#changelist .results');
+            return [box.scrollWidth, box.clientWidth, document.documentElement.scrollWidth, window.innerWidth];
+        }""")
+        page.screenshot(path=os.path.join(artifacts_dir, f"admin-{name}-1366.png"), full_page=False)
+    print(widths)
+    too_wide = {name: w for name, w in widths.items() if w[0] > w[1] or w[2] > w[3]}
+    assert too_wide == {}, too_wide

@@ -3,20 +3,19 @@ the rostering import's state."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _, ngettext, pgettext_lazy
 
 from ..outbox import replay, sending
 from ..models import Delivery, SyncState
 from ..roster.actions import import_roster_action
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
-from .display import pretty_json, redact
+from .display import clipped, pretty_json, redact, short_datetime
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id", "kind", "key", "status_badge", "attempts", "next_attempt_at", "response_status", "short_error",
-    ]
+    # Short cells (keys and errors clipped, whole in a tooltip and on the row's page): fits 1,366 px.
+    list_display = ["id", "short_kind", "short_key", "status_tries", "next_attempt", "short_error"]
     list_filter = ["status", "kind"]
     search_fields = ["key"]
     ordering = ["-id"]
@@ -47,10 +46,35 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def status_badge(self, obj):
         return format_html('<span class="tbp-badge tbp-badge--{}">{}</span>', obj.status, obj.get_status_display())
 
+    @admin.display(description=_("kind"), ordering="kind")
+    def short_kind(self, obj):
+        short = {Delivery.Kind.CALIPER_EVENT: _("event"), Delivery.Kind.LINE_ITEM: _("line item"),
+                 Delivery.Kind.RESULT: _("result")}.get(obj.kind, obj.kind)
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), short)
+
+    @admin.display(description=_("key"), ordering="key")
+    def short_key(self, obj):
+        return clipped(obj.key, 20)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_tries(self, obj):
+        """The status badge and, once it was tried, how many times ("×3")."""
+        if not obj.attempts:
+            return self.status_badge(obj)
+        tries = ngettext("%(n)d try", "%(n)d tries", obj.attempts) % {"n": obj.attempts}
+        return format_html('{} <span class="tbp-tries" title="{}">×{}</span>', self.status_badge(obj), tries, obj.attempts)
+
+    @admin.display(description=pgettext_lazy("sending tries", "next try"), ordering="next_attempt_at")
+    def next_attempt(self, obj):
+        return short_datetime(obj.next_attempt_at)  # the row's page has the seconds
+
     @admin.display(description=_("last error"))
     def short_error(self, obj):
+        """The HTTP status and the start of the error (the whole of it on the row's page)."""
         text = redact(obj.last_error)
-        return text if len(text) <= 80 else text[:79] + "…"
+        if obj.response_status and not text.startswith(str(obj.response_status)):
+            text = f"{obj.response_status} {text}"
+        return clipped(text, 48)
 
     @admin.display(description=_("last error"))
     def error(self, obj):

@@ -167,7 +167,7 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
     def accuracy(self, obj):
         return "—" if obj.accuracy_pct is None else _("%(percent)s%%") % {"percent": number_format(obj.accuracy_pct, 1)}
 
-    @admin.display(description=_("mastered units"), ordering="mastered_sum")
+    @admin.display(description=_("mastered"), ordering="mastered_sum")
     def mastered(self, obj):
         return f"{obj.mastered_sum} / {obj.masterable_sum}"
 
