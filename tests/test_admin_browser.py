@@ -152,3 +152,48 @@ def test_the_lists_fit_1366_pixels(page, live_server, roster, artifacts_dir, set
     print(widths)
     too_wide = {name: w for name, w in widths.items() if w[0] > w[1] or w[2] > w[3]}
     assert too_wide == {}, too_wide
+
+
+@pytest.mark.parametrize("width, height", [(1366, 900), (1920, 1080)])
+def test_screenshots_of_the_truthful_admin(page, live_server, roster, artifacts_dir, settings, width, height):
+    """The admin home's sync box, a student, a corrected result and an outbox row; their figures checked."""
+    from timeback_progress.gradebook import corrections
+    from timeback_progress.models import Delivery, Result
+    from timeback_progress.outbox import health
+
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}
+    # Most rows went out a minute ago; the worker (sync on) recorded it; a few wait, one retries.
+    ids = list(Delivery.objects.order_by("id").values_list("id", flat=True))
+    Delivery.objects.filter(id__in=ids[:-4]).update(status=Delivery.State.SENT, sent_at=timezone.now() - timedelta(minutes=1))
+    Delivery.objects.filter(id=ids[-1]).update(status=Delivery.State.RETRYING, attempts=2, response_status=503,
+                                               last_error="503 Service Unavailable")
+    health.record_worker("run", {"sent": len(ids) - 4})
+    result = Result.objects.filter(student=roster).order_by("score_date").first()
+    corrections.correct_result(result, user=None, reason="Re-marked: question 4 was right.", xp=15)
+    waiting = Delivery.objects.filter(status__in=["pending", "retrying"]).count()
+
+    page.set_viewport_size({"width": width, "height": height})
+    admin_login(page)
+    page.goto("/admin/")
+    box = page.locator("#tbp-sync-health")
+    assert box.get_attribute("data-state") == "attention"  # one row retrying
+    assert int(box.locator('[data-status="pending"]').inner_text()) + 1 == waiting
+    assert box.locator('[data-status="retrying"]').inner_text() == "1"
+    assert "sync on" in box.inner_text() and "1 row failed and will be retried." in box.inner_text()
+    page.screenshot(path=os.path.join(artifacts_dir, f"admin-home-{width}.png"), full_page=False)
+
+    page.goto(f"/admin/timeback_progress/student/{roster.pk}/change/")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('tbp-xp-chart'))")
+    page.screenshot(path=os.path.join(artifacts_dir, f"admin-student-{width}.png"), full_page=True)
+
+    page.goto(f"/admin/timeback_progress/result/{result.pk}/change/")
+    assert page.locator(".field-corrected img").get_attribute("alt") == "True"
+    assert page.locator("#tbp-corrections").inner_text().count("Re-marked") == 1
+    assert page.inner_text("#content h2") == str(result) and str(result) in page.title()
+    page.screenshot(path=os.path.join(artifacts_dir, f"admin-result-{width}.png"), full_page=True)
+
+    row = Delivery.objects.filter(kind="result", result=result, status="pending").get()
+    page.goto(f"/admin/timeback_progress/delivery/{row.pk}/change/")
+    assert f"Result: {result}" in page.inner_text("#content")
+    assert '"xp": 15.0' in page.inner_text(".field-body_pretty")
+    page.screenshot(path=os.path.join(artifacts_dir, f"admin-outbox-row-{width}.png"), full_page=True)
