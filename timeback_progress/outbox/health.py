@@ -22,6 +22,7 @@ import os
 import socket
 from datetime import timedelta
 
+from django.db import IntegrityError, router, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -56,7 +57,7 @@ def worker_settings():
 
 
 def record_worker(event, summary=None, *, now=None):
-    """Record this worker's settings and what it just did (``event``: "run" or "start"); one upsert.
+    """Record this worker's settings and what it just did (``event``: "run" or "start"); one UPDATE.
 
     A run that sent something moves ``high_water_mark`` (the last successful
     delivery); one that sent nothing leaves it. Several workers write the same
@@ -69,7 +70,13 @@ def record_worker(event, summary=None, *, now=None):
     }
     if summary and summary.get("sent"):
         values["high_water_mark"] = now
-    SyncState.objects.update_or_create(name=WORKER_STATE, defaults=values)
+    if SyncState.objects.filter(name=WORKER_STATE).update(**values):
+        return  # one UPDATE on every run but the first
+    try:
+        with transaction.atomic(using=router.db_for_write(SyncState)):
+            SyncState.objects.create(name=WORKER_STATE, **values)
+    except IntegrityError:  # another worker created it meanwhile
+        SyncState.objects.filter(name=WORKER_STATE).update(**values)
 
 
 # -- what the admin shows ------------------------------------------------------------------------
