@@ -92,8 +92,9 @@ def test_page_query_counts_do_not_grow_with_students_or_attempts(admin_client, g
     # Each page: session + user, then the changelist: filtered and full counts, the
     # course filter's choices, the page; the student: progress, attempt count and
     # page, chart, the student, whether it has attempts (identity lock); the health
-    # box: counts by status, oldest unsent.
-    assert small == {"list": 6, "filtered": 6, "student": 8, "index": 4, "deliveries": 7}
+    # box: counts of the statuses that need attention, oldest unsent, the worker's
+    # record, the newest sent row (by the status index).
+    assert small == {"list": 6, "filtered": 6, "student": 8, "index": 6, "deliveries": 9}
 
 
 def test_changelist_shows_progress_summed_across_courses(admin_client, graded):
@@ -378,14 +379,15 @@ def outbox(graded):
     return rows
 
 
-def test_health_box_counts_by_status_and_oldest_pending(admin_client, outbox):
-    sent = Delivery.objects.filter(status=Delivery.State.SENT).count()
+def test_health_box_counts_by_status_and_oldest_pending(admin_client, outbox, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}
     for url in (APP_INDEX, DELIVERIES):
         content = admin_client.get(url).content.decode()
         assert content.count('id="tbp-sync-health"') == 1
-        assert f'data-status="sent">{sent}<' in content
+        assert 'data-status="sent"' not in content  # the millions of sent rows are never counted
         assert 'data-status="dead">1<' in content and 'data-status="sending">0<' in content
-        assert "1 dead row needs attention" in content
+        assert 'data-status="pending">1<' in content and 'data-status="retrying">1<' in content
+        assert 'data-state="failing"' in content and "1 dead row: Timeback refused it" in content
         assert reverse("admin:timeback_progress_delivery_change", args=[outbox["pending"].pk]) in content
         assert "queued 2\xa0hours ago" in content
 
@@ -401,10 +403,12 @@ def test_admin_index_override_shows_the_box_once(admin_client, outbox, settings)
         assert admin_client.get(url).content.decode().count('id="tbp-sync-health"') == 1
 
 
-def test_healthy_when_nothing_is_waiting(admin_client, graded):
-    Delivery.objects.update(status=Delivery.State.SENT)
+def test_healthy_when_nothing_is_waiting(admin_client, graded, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}
+    Delivery.objects.update(status=Delivery.State.SENT, sent_at=timezone.now())
     content = admin_client.get(APP_INDEX).content.decode()
-    assert "Timeback sync</h2>" not in content and "healthy" in content and "Nothing waiting to be sent." in content
+    assert 'data-state="healthy"' in content and "nothing waiting" in content
+    assert 'id="tbp-last-sent"><time' in content
 
 
 def test_retry_now_and_replay_dead(admin_client, outbox):

@@ -108,7 +108,7 @@ def test_held_until_the_admin_adds_an_email_then_delivered_with_the_same_ids(liv
     assert (health["held"], health["healthy"], health["dead"]) == (len(rows), False, 0)
     assert health["held_reasons"] == [(rows[0].last_error, len(rows))]
     page = admin_client.get(HEALTH_URL).content.decode()
-    assert "tbp-health--held" in page and f"{len(rows)} rows held until their data is complete" in page
+    assert "tbp-health--attention" in page and f"{len(rows)} rows held until their data is complete" in page
     assert no_email.sourced_id in page and "healthy" not in page
 
     keys = {r.key for r in rows}
@@ -301,7 +301,8 @@ def test_timeback_sync_reports_held_rows_without_failing(live, no_email, activit
 # -- sync health ------------------------------------------------------------------------------------
 
 
-def test_health_is_not_healthy_while_rows_are_held(admin_client, no_email, activity):
+def test_health_is_not_healthy_while_rows_are_held(admin_client, no_email, activity, settings):
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}  # off, the box says "disabled"
     Delivery.objects.all().delete()
     assert sync_health()["healthy"]
     complete(no_email, activity, active=10)  # an ActivityEvent and one time window
@@ -431,8 +432,10 @@ def test_held_events_would_be_refused_and_released_ones_are_accepted(judge, no_e
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_held_rows_and_the_marker_in_a_real_browser(page, browser_login, artifacts_dir, activity):
+def test_held_rows_and_the_marker_in_a_real_browser(page, browser_login, artifacts_dir, activity, settings):
     import os
+
+    settings.TIMEBACK_PROGRESS = {**settings.TIMEBACK_PROGRESS, "SYNC_ENABLED": True}  # off, the box says "disabled"
 
     get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     kim = make_student(email="", sourced_id="stu-kim", given_name="Kim", family_name="Noemail")

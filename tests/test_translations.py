@@ -159,7 +159,7 @@ def test_gradebook_refusals_are_in_the_active_language(student, activity):
 def test_the_admin_changelist_in_spanish(admin_client, student, activity):
     attempts.record_attempt(student, activity, total_questions=4, correct_questions=3, active_seconds=60)
     page = admin_client.get(reverse("admin:timeback_progress_attempt_changelist"), **ES).content.decode()
-    for phrase in ("Iniciado el", "Completado el", "XP obtenida", "Recalcular la XP de los intentos seleccionados",
+    for phrase in ("Iniciado el", "completado el", "XP obtenida",  # completed at: the filter (the state is the column) "Recalcular la XP de los intentos seleccionados",
                    "Progreso en Timeback", "completado"):
         assert phrase in page, phrase
     english = admin_client.get(reverse("admin:timeback_progress_attempt_changelist")).content.decode()

@@ -12,6 +12,15 @@ class TimebackProgressConfig(AppConfig):
 
         from . import checks, signals  # noqa: F401  (register checks and receivers)
         post_migrate.connect(_schedule_after_migrate, sender=self, dispatch_uid="timeback_progress.schedule")
+        from django.apps import apps
+
+        if apps.is_installed("django_q"):
+            from django_q.signals import post_spawn
+
+            from .outbox.kick import at_worker_start
+
+            # Each qcluster worker delivers what is due as it starts, not after the first sweep.
+            post_spawn.connect(at_worker_start, dispatch_uid="timeback_progress.kick_at_start")
 
 
 def _schedule_after_migrate(app_config, using="default", **kwargs):

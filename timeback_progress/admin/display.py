@@ -3,6 +3,8 @@ audit diffs, minutes."""
 
 import json
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from ..timeback.redaction import redact_configured
@@ -47,3 +49,16 @@ def diff(before, after):
 
 def minutes(seconds):
     return f"{(seconds or 0) / 60:.0f}"
+
+
+def short_datetime(value):
+    """"2025-03-04 14:05" in the current time zone: a list column that keeps its row on one line."""
+    return value and date_format(timezone.localtime(value), "Y-m-d H:i")
+
+
+def clipped(text, limit):
+    """``text`` cut to ``limit`` characters, the whole of it in a tooltip (a list cell stays narrow)."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: limit - 1])

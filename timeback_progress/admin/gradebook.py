@@ -9,6 +9,7 @@ never disagree.
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -22,20 +23,22 @@ from ..gradebook import corrections, derivation
 from ..limits import parse_id
 from ..models import Attempt, Result, ResultCorrection, StudentProgress
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
-from .display import diff, minutes, pretty_json
+from .display import diff, minutes, pretty_json, short_datetime
 from .forms import ResultCorrectionForm
 
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
-    list_display = [
-        "__str__", "student", "activity", "number", "attempt_number", "state", "started_at", "completed_at",
-        "accuracy", "xp_earned", "mastered_units", "is_overridden",
-    ]
+    # The title names the student, the activity and the run; the state says whether it was completed
+    # (the time is on the row's page and the result's): narrow figures after it, so the list fits 1,366 px.
+    list_display = ["__str__", "state", "started", "accuracy", "xp_earned", "mastered_units", "is_overridden"]
     list_filter = [("completed_at", admin.EmptyFieldListFilter), "course"]
     list_select_related = ["student", "activity"]
     search_fields = ["student__sourced_id", "student__email", "activity__activity_id", "activity__name"]
     actions = ["recalculate_xp"]
+
+    class Media(AdminMedia):
+        pass
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("student", "activity", "course").with_state()
@@ -43,6 +46,10 @@ class AttemptAdmin(ReadOnlyAdmin):
     @admin.display(description=_("state"))
     def state(self, obj):
         return obj.State(obj.state).label
+
+    @admin.display(description=Attempt._meta.get_field("started_at").verbose_name, ordering="started_at")
+    def started(self, obj):
+        return short_datetime(obj.started_at)
 
     @admin.display(description=_("override"), boolean=True)
     def is_overridden(self, obj):
@@ -63,15 +70,38 @@ class AttemptAdmin(ReadOnlyAdmin):
         )
 
 
+def with_corrected(queryset):
+    """Results annotated with ``has_corrections``: at least one audit row (``ResultCorrection``) exists."""
+    return queryset.annotate(has_corrections=Exists(ResultCorrection.objects.filter(result=OuterRef("pk"))))
+
+
+class CorrectedFilter(admin.SimpleListFilter):
+    """Corrected: yes / no, by the audit trail (any correction, not only one that set the score)."""
+
+    title = _("corrected")
+    parameter_name = "corrected"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        corrected = Exists(ResultCorrection.objects.filter(result=OuterRef("pk")))
+        if self.value() == "yes":
+            return queryset.filter(corrected)
+        if self.value() == "no":
+            return queryset.filter(~corrected)
+        return queryset
+
+
 @admin.register(Result)
 class ResultAdmin(ReadOnlyAdmin):
-    list_display = ["sourced_id", "student", "activity", "score", "score_status", "xp", "is_corrected", "score_date"]
-    list_filter = ["score_status", "is_corrected", "status"]
+    list_display = ["__str__", "score", "score_status", "xp", "corrected", "score_date"]
+    list_filter = ["score_status", CorrectedFilter, "status"]
     list_select_related = ["student", "attempt__activity"]
     search_fields = ["sourced_id", "student__sourced_id", "student__email", "line_item_sourced_id"]
     fields = [
         "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "text_score", "score_status", "score_date",
-        "status", "is_corrected", "metadata_pretty", "created_at", "updated_at",
+        "status", "corrected", "score_kept", "metadata_pretty", "created_at", "updated_at",
     ]
     readonly_fields = fields
     actions = ["resync"]
@@ -81,11 +111,21 @@ class ResultAdmin(ReadOnlyAdmin):
         pass
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("student", "attempt__activity")
+        return with_corrected(super().get_queryset(request).select_related("student", "attempt__activity"))
 
-    @admin.display(description=_("activity"), ordering="attempt__activity__name")
-    def activity(self, obj):
-        return obj.attempt.activity
+    @admin.display(description=_("corrected"), boolean=True)
+    def corrected(self, obj):
+        """Whether anyone corrected the result (it has an audit row), whatever the correction changed."""
+        return obj.has_corrections
+
+    @admin.display(description=_("score kept by a correction"), boolean=True)
+    def score_kept(self, obj):
+        """``Result.is_corrected``: a correction set the score, so recalculation keeps it.
+
+        Not the same as "corrected": a correction of XP or mastered units only
+        leaves the score to the rules.
+        """
+        return obj.is_corrected
 
     @admin.display(description=_("metadata"))
     def metadata_pretty(self, obj):

@@ -3,27 +3,26 @@ the rostering import's state."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _, ngettext, pgettext_lazy
 
-from ..outbox import replay
+from ..outbox import replay, sending
 from ..models import Delivery, SyncState
 from ..roster.actions import import_roster_action
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
-from .display import pretty_json, redact
+from .display import clipped, pretty_json, redact, short_datetime
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id", "kind", "key", "status_badge", "attempts", "next_attempt_at", "response_status", "short_error",
-    ]
+    # Short cells (keys and errors clipped, whole in a tooltip and on the row's page): fits 1,366 px.
+    list_display = ["id", "short_kind", "short_key", "status_tries", "next_attempt", "short_error"]
     list_filter = ["status", "kind"]
     search_fields = ["key"]
     ordering = ["-id"]
     fields = [
         "kind", "key", "status_badge", "attempts", "next_attempt_at", "leased_until", "claimed_by", "sent_at",
         "response_status",
-        "error", "attempt", "result", "created_at", "updated_at", "payload_pretty",
+        "error", "attempt", "result", "created_at", "updated_at", "body_pretty", "payload_pretty",
     ]
     readonly_fields = fields
     actions = ["retry_now", "replay_dead"]
@@ -35,22 +34,60 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("attempt__student", "attempt__activity", "result")
 
+    def get_object(self, request, object_id, from_field=None):
+        """The row with what its title names (``Delivery.__str__``): student, activity and run."""
+        row = super().get_object(request, object_id, from_field)
+        if row is not None:
+            related = ("result__student", "result__attempt__activity", "attempt__student", "attempt__activity")
+            row = Delivery.objects.select_related(*related).filter(pk=row.pk).first()
+        return row
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         return format_html('<span class="tbp-badge tbp-badge--{}">{}</span>', obj.status, obj.get_status_display())
 
+    @admin.display(description=_("kind"), ordering="kind")
+    def short_kind(self, obj):
+        short = {Delivery.Kind.CALIPER_EVENT: _("event"), Delivery.Kind.LINE_ITEM: _("line item"),
+                 Delivery.Kind.RESULT: _("result")}.get(obj.kind, obj.kind)
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), short)
+
+    @admin.display(description=_("key"), ordering="key")
+    def short_key(self, obj):
+        return clipped(obj.key, 20)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_tries(self, obj):
+        """The status badge and, once it was tried, how many times ("×3")."""
+        if not obj.attempts:
+            return self.status_badge(obj)
+        tries = ngettext("%(n)d try", "%(n)d tries", obj.attempts) % {"n": obj.attempts}
+        return format_html('{} <span class="tbp-tries" title="{}">×{}</span>', self.status_badge(obj), tries, obj.attempts)
+
+    @admin.display(description=pgettext_lazy("sending tries", "next try"), ordering="next_attempt_at")
+    def next_attempt(self, obj):
+        return short_datetime(obj.next_attempt_at)  # the row's page has the seconds
+
     @admin.display(description=_("last error"))
     def short_error(self, obj):
+        """The HTTP status and the start of the error (the whole of it on the row's page)."""
         text = redact(obj.last_error)
-        return text if len(text) <= 80 else text[:79] + "…"
+        if obj.response_status and not text.startswith(str(obj.response_status)):
+            text = f"{obj.response_status} {text}"
+        return clipped(text, 48)
 
     @admin.display(description=_("last error"))
     def error(self, obj):
         return format_html('<pre class="tbp-json">{}</pre>', redact(obj.last_error)) if obj.last_error else "—"
 
-    @admin.display(description=_("payload"))
+    @admin.display(description=_("stored payload"))
     def payload_pretty(self, obj):
         return pretty_json(obj.payload)
+
+    @admin.display(description=_("body sent"))
+    def body_pretty(self, obj):
+        """The exact body, from the sender's own builder (``sending.body``), secrets redacted."""
+        return request_body(obj)
 
     def has_resend_permission(self, request):
         return app_perm(request, "change_delivery")
@@ -81,6 +118,29 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 ) % {"count": skipped},
                 messages.WARNING,
             )
+
+
+def request_body(row):
+    """A row's body as the sender builds it, with a line saying whether it is what was sent or will be."""
+    if row.kind == Delivery.Kind.CALIPER_EVENT:
+        note = _("The event as stored: sent as it is, in a Caliper envelope with other events.")
+        built = row.payload
+    else:
+        try:
+            built = sending.body(row)
+        except Exception as error:  # the sender would fail this row the same way: say so, do not 500
+            return format_html('<p class="tbp-body-note">{}</p>', _("The body cannot be built now: %(error)s") % {
+                "error": redact(f"{type(error).__name__}: {error}")})
+        if built is None:
+            return format_html('<p class="tbp-body-note">{}</p>', _("Nothing to send: its record no longer exists."))
+        if row.status in (Delivery.State.SENT, Delivery.State.SUPERSEDED):
+            note = _("Built now from the records as they stand, as the sender builds it: the body sent then is not "
+                     "stored, and differs only if the records changed since.")
+        else:
+            note = _("Built now, as the sender builds it; it is built again from the records when sent.")
+        if row.payload.get("create"):
+            note = format_html("{} {}", note, _("A record Timeback has not acknowledged: POSTed first, PUT on a 409."))
+    return format_html('<p class="tbp-body-note">{}</p>{}', note, pretty_json(built))
 
 
 def _plain(queryset):

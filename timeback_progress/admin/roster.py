@@ -19,7 +19,9 @@ from ..dashboards import export
 from .. import xp as xp_rules
 from ..limits import parse_id
 from ..outbox import held
-from ..models import Activity, Attempt, Course, DailyProgress, Enrollment, Result, Student, StudentProgress
+from ..models import (
+    Activity, Attempt, Course, DailyProgress, Enrollment, Result, ResultCorrection, Student, StudentProgress,
+)
 from .base import AdminMedia, AppModelAdmin
 from .display import minutes
 
@@ -165,7 +167,7 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
     def accuracy(self, obj):
         return "—" if obj.accuracy_pct is None else _("%(percent)s%%") % {"percent": number_format(obj.accuracy_pct, 1)}
 
-    @admin.display(description=_("mastered units"), ordering="mastered_sum")
+    @admin.display(description=_("mastered"), ordering="mastered_sum")
     def mastered(self, obj):
         return f"{obj.mastered_sum} / {obj.masterable_sum}"
 
@@ -222,6 +224,7 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
         }
         attempts = (
             Attempt.objects.filter(student_id=pk).select_related("activity", "course", "result")
+            .annotate(corrected=Exists(ResultCorrection.objects.filter(result__attempt=OuterRef("pk"))))
             .order_by("-started_at", "-pk")
         )
         page = Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(request.GET.get("attempts_page"))
@@ -234,10 +237,26 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
             "progress_rows": progress,
             "summary": summary,
             "attempts_page": page,
-            "xp_chart": [{"day": d["day"].isoformat(), "xp": float(d["xp"])} for d in days],
+            "xp_chart": every_day({d["day"]: float(d["xp"]) for d in days}, timezone.localdate()),
             "can_view_results": self.admin_site.is_registered(Result)
             and request.user.has_perm("timeback_progress.view_result"),
         }
+
+
+def every_day(xp_by_day, today):
+    """``[{"day", "xp"}]`` for every day from the first in ``xp_by_day`` to ``today``, 0 where none was earned.
+
+    The vendored Chart.js has no date adapter for a time axis, so the chart's
+    category axis spaces points evenly: with every day present, even spacing
+    is time spacing, and the cumulative line's flat stretches are real.
+    """
+    if not xp_by_day:
+        return []
+    first, last = min(xp_by_day), max(max(xp_by_day), today)
+    return [
+        {"day": (first + timedelta(days=n)).isoformat(), "xp": xp_by_day.get(first + timedelta(days=n), 0.0)}
+        for n in range((last - first).days + 1)
+    ]
 
 
 @admin.register(Course)

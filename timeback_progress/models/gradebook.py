@@ -19,6 +19,11 @@ from .base import ID_NAMESPACE, ScoreStatus, Status, TimestampedModel
 from .roster import Activity, Course, Student
 
 
+def title(student, activity, number):
+    """An attempt's (and its result's) title: student, activity and run number."""
+    return f"{student} – {activity} #{number}"
+
+
 class AttemptQuerySet(models.QuerySet):
     def with_state(self):
         """Annotate ``later_run``: the student started another run at the activity since (``Attempt.state``)."""
@@ -117,7 +122,8 @@ class Attempt(TimestampedModel):
         ]
 
     def __str__(self):
-        return f"{self.student} - {self.activity} #{self.number}"
+        """"Ann Able – Fractions quiz #2": who, what, and which run (what a person looks for, not a UUID)."""
+        return title(self.student, self.activity, self.number)
 
     @property
     def is_completed(self):
@@ -203,7 +209,14 @@ class Result(TimestampedModel):
         permissions = [("correct_result", "Can correct a result (with an audit trail)")]
 
     def __str__(self):
-        return self.sourced_id
+        """The attempt's title ("Ann Able – Fractions quiz #2"): a result stands for one completed attempt.
+
+        Reads the result's own student and the attempt's activity and run, so a
+        list that joins ``student`` and ``attempt__activity`` titles its rows
+        without a query each.
+        """
+        attempt = self.attempt
+        return title(self.student, attempt.activity, attempt.number)
 
     @property
     def xp(self):

@@ -88,4 +88,33 @@ class Delivery(TimestampedModel):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.key} ({self.status})"
+        """What the row carries: "Result: Ann Able – Fractions quiz #2", "Caliper ActivityEvent: …".
+
+        Named by its attempt or result when the caller loaded them with the row
+        (``select_related("result__student", "result__attempt__activity",
+        "attempt__student", "attempt__activity")``, as the admin's row page
+        does); otherwise by its key, so a list of rows never costs a query per
+        row. A line item or course completion row is named by its key.
+        """
+        if self.kind == self.Kind.CALIPER_EVENT:
+            event = self.payload.get("type") if isinstance(self.payload, dict) else None
+            label = _("Caliper %(event)s") % {"event": event} if event else self.get_kind_display()
+            subject = self.attempt if _loaded(self, "attempt", "student") and _loaded(self.attempt, "activity") else None
+        elif self.kind == self.Kind.RESULT:
+            label = _("Result")
+            subject = (
+                self.result if _loaded(self, "result", "student") and _loaded(self.result, "attempt", "activity")
+                else None
+            )
+        else:
+            label, subject = self.get_kind_display(), None
+        return f"{label}: {subject or self.key}"
+
+
+def _loaded(instance, *path):
+    """Whether ``instance.<path[0]>.<path[1]>…`` is set and in memory (reading it runs no query)."""
+    for name in path:
+        if instance is None or not instance._meta.get_field(name).is_cached(instance):
+            return False
+        instance = getattr(instance, name)
+    return instance is not None

@@ -12,6 +12,7 @@ from django.db import router, transaction
 
 from ..conf import app_settings
 from ..models import Delivery
+from . import health
 
 logger = logging.getLogger("timeback_progress.tasks")
 
@@ -47,3 +48,20 @@ def after_commit():
     That transaction is on the database ``DATABASE_ROUTERS`` sends outbox writes to.
     """
     transaction.on_commit(kick, using=router.db_for_write(Delivery))
+
+
+def at_worker_start(sender=None, proc_name=None, **kwargs):
+    """django-q2's ``post_spawn`` (each ``qcluster`` worker process, once started): deliver what is due now.
+
+    Without it the first delivery after ``qcluster`` starts waits for the
+    sweeper schedule (django-q2 runs its scheduler about 30 s after start).
+    It also records this worker's settings for the admin's sync health. One
+    indexed query when nothing is due; each worker of a cluster may enqueue
+    one task, and the tasks share the rows through their claims.
+    """
+    try:
+        health.record_worker("start")
+        if app_settings.SYNC_ENABLED and Delivery.objects.due().exists():
+            kick()
+    except Exception:  # a worker must start even if the database is not reachable yet
+        logger.warning("could not check the outbox at worker start; the sweeper will deliver", exc_info=True)

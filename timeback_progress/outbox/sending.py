@@ -217,6 +217,21 @@ def _release_results_of(sent):
         ).update(next_attempt_at=timezone.now())
 
 
+def body(row):
+    """The body this row's request carries, built exactly as ``send_rows`` builds it, from the database now.
+
+    Line items and results store a reference, not a body (so a row sent late
+    sends the current state): this is what the admin shows as the row's body.
+    A Caliper event is stored whole and sent as it is, in an envelope with
+    others. ``None``: its record no longer exists (the row would fail).
+    """
+    if row.kind == Delivery.Kind.LINE_ITEM:
+        return _line_item_body(row)
+    if row.kind == Delivery.Kind.RESULT:
+        return _result_body(row)
+    return row.payload
+
+
 def _line_item_body(row):
     if completion.is_completion(row):  # the course's completion line item, not an activity's
         return completion.line_item_body(row)

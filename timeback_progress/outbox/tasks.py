@@ -16,7 +16,7 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..models import Delivery, IdempotencyRecord
 from ..schedules import keep_schedule
-from . import sending, writing
+from . import health, sending, writing
 from .kick import DELIVER_TASK
 from .outcome import Summary
 
@@ -57,7 +57,17 @@ def deliver_due():
         time.sleep(max(0.05, wait))
     if total.handled or flushed:
         logger.info("outbox: %s (idle time flushed: %d)", total.as_dict(), flushed)
-    return {**total.as_dict(), "time_flushed": flushed}
+    report = {**total.as_dict(), "time_flushed": flushed}
+    _record("run", report)
+    return report
+
+
+def _record(event, report=None):
+    """Tell the admin's sync health what this worker's settings are and what it did (never fails a run)."""
+    try:
+        health.record_worker(event, report)
+    except Exception:
+        logger.exception("could not record the worker's state for the admin's sync health")
 
 
 def purge_old_rows():

@@ -1,5 +1,9 @@
 /* Student page: daily XP (bars) and cumulative XP (line) from the json_script
    data the admin renders; no inline script, so a strict CSP still works.
+   Every day from the student's first in the window to today is in the data (0 XP days
+   included), so the evenly spaced category axis is a time axis (no date
+   adapter is vendored). The total is a step line that rises on the day XP
+   was earned and never curves: XP never appears to fall between days.
    The series' names come translated from the template (the canvas's data-label-*
    attributes), so this file needs no JavaScript catalogue. */
 'use strict';
@@ -20,7 +24,7 @@
           { type: 'bar', label: daily, data: points.map(function (p) { return p.xp; }),
             backgroundColor: 'rgba(65, 118, 144, 0.6)', yAxisID: 'y' },
           { type: 'line', label: totalLabel, data: cumulative, borderColor: '#c77c02',
-            backgroundColor: '#c77c02', tension: 0.2, yAxisID: 'y1' }
+            backgroundColor: '#c77c02', stepped: 'after', tension: 0, pointRadius: 0, yAxisID: 'y1' }
         ]
       },
       options: {
