@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("progress/", include("timeback_progress.urls")),
     path("api/", include("timeback_progress.api.urls")),
+    path("demo/", include("project.demo.urls")),  # the demo's playable quiz (the browser kit's loop)
     # api_version: the API has one (v1/); fixed, so ?version= (drf-spectacular puts it in a header) is not read.
     path("api/schema/", SchemaView.as_view(api_version="1"), name="schema"),
     path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -216,7 +216,9 @@ test("offline: windows and the submit are kept in order and each arrives once wh
   page.net.online = true;
   page.win.dispatchEvent(new Event("online"));
   const result = await done;
-  assert.deepEqual(result, { xpEarned: 25, accuracy: 100, multiplier: 1.25, masteredUnits: 1, runId: result.runId, activityId: "fractions-quiz" });
+  assert.deepEqual(result, {
+    xpEarned: 25, accuracy: 100, multiplier: 1.25, masteredUnits: 1, attempt: null, duplicate: false, runId: result.runId, activityId: "fractions-quiz",
+  });
   const beats = page.net.beats();
   assert.equal(sum(beats, "elapsedMs"), 75_000);
   assert.equal(new Set(beats.map((b) => b.startedAt)).size, beats.length);
@@ -346,4 +348,27 @@ test("a progress event for each window that arrives and for the completion", asy
   const types = page.events.map((e) => e.type);
   assert.deepEqual(types, ["state", "time", "state", "complete"]);
   assert.equal(page.events.at(-1).xpEarned, 25);
+});
+
+test("a 429 waits the Retry-After the server gives before trying again", async () => {
+  const page = fakePage();
+  let calls = 0;
+  const fetch = page.net.fetch;
+  page.env.fetch = async (url, init) => {
+    calls += 1;
+    if (calls === 1) return { status: 429, ok: false, headers: new Headers({ "Retry-After": "40" }), json: async () => ({}) };
+    return fetch(url, init);
+  };
+  page.tracker().startActivity({});
+  await page.clock.advance(15_000); // refused: wait 40 s
+  await page.clock.advance(39_000); // the backoff alone would have retried after 2 s; the tick at 30 s only queues
+  assert.equal(page.net.beats().length, 0);
+  await page.clock.advance(1_000);
+  assert.equal(page.net.beats().length, 3); // 15 s, 30 s and 45 s, in order
+  assert.deepEqual(page.net.beats().map((b) => b.endedAt.slice(11, 19)), ["10:00:15", "10:00:30", "10:00:45"]);
+});
+
+test("without endpoints (the protocol's URLs not included) startActivity says so", () => {
+  const page = fakePage();
+  assert.throws(() => page.tracker({ endpoints: null, error: "not included" }).startActivity({}), /not included/);
 });

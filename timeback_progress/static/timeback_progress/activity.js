@@ -179,7 +179,8 @@ export function createTracker(options = {}) {
         const status = response ? response.status : 0;
         if (!response || status >= 500 || [401, 403, 408, 429].includes(status)) {
           failures += 1;
-          retry = env.setTimeout(() => drain(), Math.min(cfg.maxBackoffSeconds * 1000, 1000 * 2 ** failures));
+          const after = Number(response && response.headers && response.headers.get("Retry-After")) * 1000;
+          retry = env.setTimeout(() => drain(), Math.min(cfg.maxBackoffSeconds * 1000, after || 1000 * 2 ** failures));
           if (response) emit({ type: "error", status, kind: item.kind, queued: queue().length });
           return;
         }
@@ -209,11 +210,14 @@ export function createTracker(options = {}) {
       emit({ type: "time", runId: item.body.runId, activityId: item.body.id, elapsedMs: item.body.elapsedMs, pausedMs: item.body.pausedMs });
       return;
     }
+    // This app answers with the completion; a server that answers 204 (the vendor's) leaves the hint.
     const result = {
       xpEarned: data.xpEarned ?? item.body.metrics.xpEarned,
       accuracy: data.accuracy ?? null,
       multiplier: data.multiplier ?? null,
       masteredUnits: data.masteredUnits ?? null,
+      attempt: data.attempt ?? null,
+      duplicate: Boolean(data.duplicate),
       runId: item.body.runId,
       activityId: item.body.id,
     };
@@ -223,7 +227,8 @@ export function createTracker(options = {}) {
 
   function schedule() {
     env.clearTimeout(beat);
-    beat = running ? env.setTimeout(() => { closeWindow(); drain(); schedule(); }, heartbeatMs) : null;
+    // While backing off (a retry is due), a tick only queues its window: the retry sends it.
+    beat = running ? env.setTimeout(() => { closeWindow(); if (!retry) drain(); schedule(); }, heartbeatMs) : null;
   }
 
   function changed(t) {
@@ -264,6 +269,7 @@ export function createTracker(options = {}) {
       const a = cfg.activity || {};
       const id = activityId || a.id;
       if (!id) throw new TypeError("startActivity needs an activityId");
+      if (!cfg.endpoints) throw new Error(cfg.error || "no endpoints configured: render {% timeback_activity %} or call configure()");
       if (run && !run.ended && run.activityId === id) return tracker.state();
       if (run && !run.ended) closeWindow();
       const kept = store.get(RUN_KEY + id);
