@@ -55,7 +55,8 @@ form.addEventListener("submit", async (event) => {
   const outcome = await kit.endActivity({ totalQuestions: sets.length, correctQuestions: correct });
   finished = true;
   status.textContent = "";
-  pauseButton.hidden = true;
+  form.querySelector(".quiz-actions").hidden = true;
+  form.querySelectorAll("fieldset").forEach((set) => { set.disabled = true; });
   const shown = {
     xpEarned: number.format(outcome.xpEarned),
     accuracy: outcome.accuracy == null ? "–" : `${number.format(outcome.accuracy)} %`,
