@@ -159,16 +159,18 @@ def test_a_double_click_on_finish_gives_one_completion(playing):
     assert page.locator('[data-result="xpEarned"]').inner_text() == "25"  # the double's fixed answer
 
 
-def test_screenshots_of_the_quiz(playing):
+def test_screenshots_of_the_quiz_and_axe_at_both_widths(playing, assert_accessible):
     page = playing
     shots = os.environ.get("SHOTS_DIR", "/tmp/shots")
     os.makedirs(shots, exist_ok=True)
     for label, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=os.path.join(shots, f"kit-quiz-{label}.png"), full_page=True)
+        assert_accessible(page, context=f"demo quiz, {label}")
     answer(page, right=5)  # the double's fixed completion is 5/5's: 20 XP x 1.25
     page.click("#quiz-finish")
     page.wait_for_selector("[data-testid=quiz-result]:not([hidden])")
     for label, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=os.path.join(shots, f"kit-quiz-result-{label}.png"), full_page=True)
+        assert_accessible(page, context=f"demo quiz result, {label}")
