@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("progress/", include("timeback_progress.urls")),
     path("api/", include("timeback_progress.api.urls")),  # also the schema (api/schema/) and Swagger UI (api/docs/)
+    path("demo/", include("project.demo.urls")),  # the demo's playable quiz (the browser kit's loop)
 ]
 
 # Django's own error answers (a bad Host, an unknown path) are JSON under /api/, pages elsewhere.
