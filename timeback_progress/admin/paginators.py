@@ -21,6 +21,7 @@ and the rows themselves are always exact.
 
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -35,7 +36,10 @@ def planner_estimate(queryset):
     # The rows, not their order, joins or columns: a count's query.
     query = queryset.order_by().values("pk").query
     connection = connections[queryset.db]
-    sql, params = query.get_compiler(connection=connection).as_sql()
+    try:
+        sql, params = query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:  # ``none()``, an empty ``__in``: nothing to estimate
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
