@@ -76,10 +76,10 @@ class AttemptAdmin(ReadOnlyAdmin):
 class ResultAdmin(ReadOnlyAdmin):
     list_display = ["sourced_id", "student", "activity", "score", "score_status", "xp", "is_corrected", "score_date"]
     list_filter = ["score_status", "is_corrected", "status"]
-    # Sorts an index serves: the newest first (the default) and the sourcedId.
-    sortable_by = ["sourced_id", "score_date"]
     list_select_related = ["student", "attempt__activity"]
     search_fields = ["sourced_id", "student__sourced_id", "student__email", "line_item_sourced_id"]
+    # Sorts an index serves: the newest first (the default) and the sourcedId.
+    sortable_by = ["sourced_id", "score_date"]
     fields = [
         "sourced_id", "student", "attempt", "line_item_sourced_id", "score", "text_score", "score_status", "score_date",
         "status", "is_corrected", "metadata_pretty", "created_at", "updated_at",
@@ -94,12 +94,6 @@ class ResultAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("student", "attempt__activity")
 
-    def get_search_results(self, request, queryset, search_term):
-        """By sourcedId, line item, student (sourcedId, email, name) or id, through indexes (``admin.search``)."""
-        if not search_term.strip() or "\x00" in search_term:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(search.results(search_term.strip())), False
-
     @admin.display(description=_("activity"), ordering="attempt__activity__name")
     def activity(self, obj):
         return obj.attempt.activity
@@ -107,6 +101,12 @@ class ResultAdmin(ReadOnlyAdmin):
     @admin.display(description=_("metadata"))
     def metadata_pretty(self, obj):
         return pretty_json(obj.metadata)
+
+    def get_search_results(self, request, queryset, search_term):
+        """By sourcedId, line item, student (sourcedId, email, name) or id, through indexes (``admin.search``)."""
+        if not search_term.strip() or "\x00" in search_term:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(search.results(search_term.strip())), False
 
     def has_correct_permission(self, request, obj=None):
         return self.has_view_permission(request, obj) and app_perm(request, "correct_result")

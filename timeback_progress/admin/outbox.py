@@ -39,16 +39,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("attempt__student", "attempt__activity", "result")
 
-    def page_rows(self, request, rows):
-        """The list shows no payload (the row's page does): not loaded for the page's rows."""
-        return rows.defer("payload") if isinstance(rows, QuerySet) else rows
-
-    def get_search_results(self, request, queryset, search_term):
-        """By key exactly (an event id or a sourcedId: the key index) or id, never a scan of the outbox."""
-        if not search_term.strip() or "\x00" in search_term:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(search.deliveries(search_term.strip())), False
-
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
         return format_html('<span class="tbp-badge tbp-badge--{}">{}</span>', obj.status, obj.get_status_display())
@@ -68,6 +58,16 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     def has_resend_permission(self, request):
         return app_perm(request, "change_delivery")
+
+    def page_rows(self, request, rows):
+        """The list shows no payload (the row's page does): not loaded for the page's rows."""
+        return rows.defer("payload") if isinstance(rows, QuerySet) else rows
+
+    def get_search_results(self, request, queryset, search_term):
+        """By key exactly (an event id or a sourcedId: the key index) or id, never a scan of the outbox."""
+        if not search_term.strip() or "\x00" in search_term:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(search.deliveries(search_term.strip())), False
 
     @admin.action(description=_("Retry selected now"), permissions=["resend"])
     def retry_now(self, request, queryset):
