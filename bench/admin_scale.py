@@ -138,7 +138,7 @@ def build(scale):
         "given_name": f"CASE WHEN g = {n['students'] // 2} THEN 'Ada' ELSE {given}[1 + (g / 40) % {len(GIVEN)}] END",
         "family_name": f"CASE WHEN g = {n['students'] // 2} THEN 'Lovelace' ELSE {family}[1 + g % {len(FAMILY)}] END",
     })
-    pairs = f"(SELECT g, (g + 1) / 2 AS s FROM generate_series(1, {{count}}) AS g) AS e"
+    pairs = "(SELECT g, (g + 1) / 2 AS s FROM generate_series(1, {count}) AS g) AS e"
     course_of = f"CASE WHEN g % 2 = 1 THEN {first} ELSE {second} END"
     step("enrollments", Enrollment, 2 * n["students"], {
         "id": "g", "sourced_id": "'enr-' || g", "course": course_of, "role": "'student'", "student": "s",
@@ -189,8 +189,8 @@ def build(scale):
                    " 'actor', jsonb_build_object('id', 'student-' || r, 'email', 's' || r || '@district.example'),"
                    " 'object', jsonb_build_object('id', 'act-' || (r % 4000 + 1), 'subject', 'Math', 'app', 'Bench'),"
                    " 'generated', jsonb_build_object('xp', r % 11, 'attempt', 1), 'eventTime', t)",
-        "attempt": f"CASE WHEN g % 3 = 0 THEN r END",
-        "result": f"CASE WHEN g % 3 = 1 AND r % 20 <> 0 THEN r END",
+        "attempt": "CASE WHEN g % 3 = 0 THEN r END",
+        "result": "CASE WHEN g % 3 = 1 AND r % 20 <> 0 THEN r END",
         "attempts": "CASE WHEN g % 1000 < 990 THEN 1 WHEN g % 1000 = 998 THEN 8 ELSE g % 4 END",
         "next_attempt_at": "t", "created_at": "t", "updated_at": "t",
         "sent_at": "CASE WHEN g % 1000 < 990 THEN t + interval '2 seconds' END",
