@@ -93,8 +93,12 @@ def test_page_query_counts_do_not_grow_with_students_or_attempts(admin_client, g
     # course filter's choices, the page; the student: progress, attempt count and
     # page, chart, the student, whether it has attempts (identity lock); the health
     # box: counts of the statuses that need attention, oldest unsent, the worker's
-    # record, the newest sent row (by the status index).
-    assert small == {"list": 6, "filtered": 6, "student": 8, "index": 6, "deliveries": 9}
+    # record, the newest sent row (by the status index); one count per list (no full count).
+    # On PostgreSQL a list's count is the planner's estimate once it is large: one EXPLAIN more.
+    from django.db import connection
+
+    explain = 1 if connection.vendor == "postgresql" else 0
+    assert small == {"list": 6 + explain, "filtered": 6 + explain, "student": 8, "index": 6, "deliveries": 8 + explain}
 
 
 def test_changelist_shows_progress_summed_across_courses(admin_client, graded):
@@ -476,3 +480,4 @@ def test_identity_fields_lock_once_attempts_exist(admin_client, db):
     assert 'name="sourced_id"' in open_
     page = admin_client.get(f"/admin/timeback_progress/activity/{activity.pk}/change/").content.decode()
     assert 'name="activity_id"' not in page and 'name="line_item_sourced_id"' not in page
+

@@ -2,12 +2,15 @@
 the rostering import's state."""
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.db.models.fields.json import KT
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _, ngettext, pgettext_lazy
 
 from ..outbox import replay, sending
 from ..models import Delivery, SyncState
 from ..roster.actions import import_roster_action
+from . import search
 from .base import AdminMedia, ReadOnlyAdmin, app_perm
 from .display import clipped, pretty_json, redact, short_datetime
 
@@ -19,6 +22,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["key"]
     ordering = ["-id"]
+    # Sorts an index serves (the kind, status, tries and due time are filters or the row's page).
+    sortable_by = ["id", "key", "short_key"]
     fields = [
         "kind", "key", "status_badge", "attempts", "next_attempt_at", "leased_until", "claimed_by", "sent_at",
         "response_status",
@@ -91,6 +96,19 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     def has_resend_permission(self, request):
         return app_perm(request, "change_delivery")
+
+    def page_rows(self, request, rows):
+        """The list shows no payload (the row's page does): not loaded for the page's rows, only
+        the event type the rows' titles name (``Delivery.__str__``)."""
+        if not isinstance(rows, QuerySet):
+            return rows
+        return rows.defer("payload").annotate(event_type=KT("payload__type"))
+
+    def get_search_results(self, request, queryset, search_term):
+        """By key exactly (an event id or a sourcedId: the key index) or id, never a scan of the outbox."""
+        if not search_term.strip() or "\x00" in search_term:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(search.deliveries(search_term.strip())), False
 
     @admin.action(description=_("Retry selected now"), permissions=["resend"])
     def retry_now(self, request, queryset):

@@ -2,6 +2,7 @@
 precomputed rows), courses, enrollments and activities."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -81,11 +82,16 @@ class EmailFilter(admin.SimpleListFilter):
         return queryset
 
 
-def annotate_progress(queryset, course_id=None):
-    """Students with their progress summed across courses (or in one course)."""
+def annotate_progress(queryset, course_id=None, how="annotate"):
+    """Students with their progress summed across courses (or in one course).
+
+    ``how="alias"``: the figures are named for sorting only, never selected, so
+    a list sorted by name computes none of them (``progress_figures`` reads
+    them for the page's rows).
+    """
     money = DecimalField(max_digits=14, decimal_places=2)
     accuracy = Cast(Sum("correct_questions"), FloatField()) * 100 / NullIf(Sum("total_questions"), 0)
-    return queryset.annotate(
+    return getattr(queryset, how)(
         xp_sum=Coalesce(_progress(Sum("xp_total"), course_id), Value(0), output_field=money),
         accuracy_pct=_progress(accuracy, course_id),
         mastered_sum=Coalesce(_progress(Sum("mastered_units"), course_id), Value(0), output_field=IntegerField()),
@@ -95,6 +101,30 @@ def annotate_progress(queryset, course_id=None):
         active_sum=Coalesce(_progress(Sum("active_seconds"), course_id), Value(0), output_field=IntegerField()),
         last_activity=_progress(Max("last_activity_at"), course_id),
     )
+
+
+def progress_figures(students, course_id=None):
+    """Set ``annotate_progress``'s figures on ``students`` (a page of them) from one grouped query."""
+    rows = StudentProgress.objects.filter(student_id__in=[s.pk for s in students])
+    if course_id:
+        rows = rows.filter(course_id=course_id)
+    sums = {
+        row.pop("student"): row for row in rows.order_by().values("student").annotate(
+            xp_sum=Sum("xp_total"), correct=Sum("correct_questions"), total=Sum("total_questions"),
+            mastered_sum=Sum("mastered_units"), masterable_sum=Sum("course__masterable_units"),
+            active_sum=Sum("active_seconds"), last_activity=Max("last_activity_at"),
+        )
+    }
+    for student in students:
+        row = sums.get(student.pk, {})
+        total = row.get("total") or 0
+        student.xp_sum = row.get("xp_sum") or Decimal("0.00")
+        student.accuracy_pct = float(row["correct"]) * 100 / total if total else None
+        student.mastered_sum = row.get("mastered_sum") or 0
+        student.masterable_sum = row.get("masterable_sum") or 0
+        student.active_sum = row.get("active_sum") or 0
+        student.last_activity = row.get("last_activity")
+    return students
 
 
 def _course_param(request):
@@ -131,8 +161,13 @@ class StudentAdmin(IdentityLockMixin, AppModelAdmin):
         js = ["timeback_progress/vendor/chart.umd.min.js", "timeback_progress/admin.js"]
 
     def get_queryset(self, request):
-        # With the course filter on, the figures are that course's.
-        return annotate_progress(super().get_queryset(request), _course_param(request))
+        # With the course filter on, the figures are that course's. Named for sorting only: a list
+        # sorted by a figure computes that one for every student (50,000: ~0.1 s); the page's figures
+        # are read for its rows alone (``page_rows``).
+        return annotate_progress(super().get_queryset(request), _course_param(request), how="alias")
+
+    def page_rows(self, request, rows):
+        return progress_figures(list(rows), _course_param(request))
 
     @admin.display(description=_("email"), ordering="email")
     def email_or_missing(self, obj):

@@ -119,6 +119,8 @@ class Attempt(TimestampedModel):
                 & (Q(active_seconds__gt=F("reported_active_seconds")) | Q(inactive_seconds__gt=F("reported_inactive_seconds"))),
                 name="tbp_attempt_unsent_time",
             ),
+            # The admin's list, newest first (ordering + the changelist's ``-pk``): a page is an index range.
+            models.Index(fields=["started_at", "id"], name="tbp_attempt_started"),
         ]
 
     def __str__(self):
@@ -207,6 +209,11 @@ class Result(TimestampedModel):
     class Meta:
         ordering = ["-score_date"]
         permissions = [("correct_result", "Can correct a result (with an audit trail)")]
+        indexes = [
+            # The admin's list, newest first (ordering + the changelist's ``-pk``), and its search by line item.
+            models.Index(fields=["score_date", "id"], name="tbp_result_score_date"),
+            models.Index(fields=["line_item_sourced_id"], name="tbp_result_line_item"),
+        ]
 
     def __str__(self):
         """The attempt's title ("Ann Able – Fractions quiz #2"): a result stands for one completed attempt.

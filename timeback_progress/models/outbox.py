@@ -97,7 +97,10 @@ class Delivery(TimestampedModel):
         row. A line item or course completion row is named by its key.
         """
         if self.kind == self.Kind.CALIPER_EVENT:
-            event = self.payload.get("type") if isinstance(self.payload, dict) else None
+            # A list that defers the payload annotates ``event_type`` (admin ``page_rows``): no query per row.
+            event = getattr(self, "event_type", None)
+            if event is None and "payload" not in self.get_deferred_fields() and isinstance(self.payload, dict):
+                event = self.payload.get("type")
             label = _("Caliper %(event)s") % {"event": event} if event else self.get_kind_display()
             subject = self.attempt if _loaded(self, "attempt", "student") and _loaded(self.attempt, "activity") else None
         elif self.kind == self.Kind.RESULT:
