@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("progress/", include("timeback_progress.urls")),
     path("api/", include("timeback_progress.api.urls")),
+    path("api/timeback/", include("timeback_progress.activity.urls")),  # the vendor SDK's activity protocol
     # api_version: the API has one (v1/); fixed, so ?version= (drf-spectacular puts it in a header) is not read.
     path("api/schema/", SchemaView.as_view(api_version="1"), name="schema"),
     path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),
