@@ -28,9 +28,8 @@ from django.utils import timezone
 from timeback_progress.activity import validation
 from timeback_progress.activity.errors import ProtocolError
 from timeback_progress.models import Delivery
-from tests.test_activity_protocol import (  # noqa: F401 (fixtures)
-    HEARTBEAT, INVALID, RUN, STRICTER, SUBMIT, VALID_HEARTBEATS, VALID_SUBMITS, ann, heartbeat_body, post,
-    submit_body, world,
+from tests.test_activity_protocol import (
+    HEARTBEAT, INVALID, RUN, STRICTER, SUBMIT, VALID_HEARTBEATS, VALID_SUBMITS, heartbeat_body, post, submit_body,
 )
 
 
@@ -89,12 +88,12 @@ def test_every_body_the_tests_send_passes_the_vendor(kind, case):
 
 
 @pytest.mark.parametrize("kind, case, make, field", INVALID, ids=[f"{k}: {c}" for k, c, _, _ in INVALID])
-def test_what_the_vendor_refuses_this_app_refuses(world, ann, kind, case, make, field):
+def test_what_the_vendor_refuses_this_app_refuses(activity_world, ann_session, kind, case, make, field):
     body = make()
     refusal = vendor_judges(kind, body)
     assert refusal is not None and refusal["status"] == 400, refusal
     assert refusal["error"]["details"]["field"] == field
-    response = post(ann, HEARTBEAT if kind == "heartbeat" else SUBMIT, body)
+    response = post(ann_session, HEARTBEAT if kind == "heartbeat" else SUBMIT, body)
     assert response.status_code == 400 and response.json()["error"]["details"]["field"] == field
 
 
@@ -119,7 +118,7 @@ def mutations(body):
                 yield f"{key}.{inner}", {**body, key: mutated}
 
 
-def test_a_sweep_of_mutations_refused_by_the_vendor_is_refused_here(world, ann):
+def test_a_sweep_of_mutations_refused_by_the_vendor_is_refused_here(activity_world, ann_session):
     """Single mutations of a valid heartbeat and submit: the vendor's refusals are a subset of this app's."""
     checked, only_here, missed = 0, [], []
     for kind, body in (("heartbeat", heartbeat_body()), ("submit", submit_body()),
@@ -129,7 +128,7 @@ def test_a_sweep_of_mutations_refused_by_the_vendor_is_refused_here(world, ann):
             checked += 1
             if vendor is not None and app is None:
                 # Accepted by the validation: the course resolution must refuse it (UNKNOWN_COURSE and kin).
-                response = post(ann, HEARTBEAT if kind == "heartbeat" else SUBMIT, mutated)
+                response = post(ann_session, HEARTBEAT if kind == "heartbeat" else SUBMIT, mutated)
                 if response.status_code < 400:
                     missed.append((kind, name, vendor))
             elif vendor is None and app is not None:
@@ -183,7 +182,7 @@ def vendor_events(beats, submit):
     return [flat(e.model_dump(by_alias=True, exclude_none=True, mode="json")) for e in events]
 
 
-def test_the_events_differ_from_the_vendors_only_where_documented(world, ann, settings):
+def test_the_events_differ_from_the_vendors_only_where_documented(activity_world, ann_session, settings):
     """The same two heartbeats and submit: the vendor's events and this app's outbox, field by field.
 
     Every difference must be one docs/activity-protocol.md ("Events") lists.
@@ -193,8 +192,8 @@ def test_the_events_differ_from_the_vendors_only_where_documented(world, ann, se
     beats = [heartbeat_body(start=start, paused=2000), heartbeat_body(start=start + dt.timedelta(seconds=15))]
     submit = submit_body(total=10, correct=9, xp=10)
     for body in beats:
-        assert post(ann, HEARTBEAT, body).status_code == 204
-    assert post(ann, SUBMIT, submit).status_code == 200
+        assert post(ann_session, HEARTBEAT, body).status_code == 204
+    assert post(ann_session, SUBMIT, submit).status_code == 200
     ours = [flat(d.payload) for d in Delivery.objects.filter(kind=Delivery.Kind.CALIPER_EVENT).order_by("pk")]
     theirs = vendor_events(beats, submit)
     assert [e["type"] for e in ours] == [e["type"] for e in theirs] == ["TimeSpentEvent", "TimeSpentEvent", "ActivityEvent"]
