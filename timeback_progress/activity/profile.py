@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..gradebook.progress import chart_day
 from ..models import DailyProgress, Enrollment, StudentProgress
-from .runs import _number
+from .runs import json_number
 
 
 def profile(student):
@@ -34,5 +34,5 @@ def profile(student):
         body["name"] = student.full_name
     if courses:
         body["courses"] = [{"id": c.sourced_id, "code": c.sourced_id, "name": c.title} for c in courses.values()]
-    body["xp"] = {"today": _number(xp_today), "all": _number(xp_all)}
+    body["xp"] = {"today": json_number(xp_today), "all": json_number(xp_all)}
     return body

@@ -155,19 +155,19 @@ def result_body(attempt, run_id, *, duplicate):
     return {
         "runId": str(run_id),
         "attempt": attempt.attempt_number,
-        "xpEarned": _number(attempt.xp_earned),
+        "xpEarned": json_number(attempt.xp_earned),
         "xpSource": "correction" if attempt.xp_override is not None else "rules",
-        "accuracy": _number(attempt.accuracy),
-        "multiplier": _number(attempt.multiplier),
+        "accuracy": json_number(attempt.accuracy),
+        "multiplier": json_number(attempt.multiplier),
         "masteredUnits": attempt.mastered_units,
         "totalQuestions": attempt.total_questions,
-        "correctQuestions": _number(attempt.correct_questions),
+        "correctQuestions": json_number(attempt.correct_questions),
         "completedAt": attempt.completed_at.isoformat().replace("+00:00", "Z"),
         "duplicate": duplicate,
     }
 
 
-def _number(value):
+def json_number(value):
     """A Decimal as JSON: whole numbers as integers (as the vendor's XP), others as floats."""
     if value is None:
         return None

@@ -155,9 +155,10 @@ def heartbeat(body):
 
     Active time is ``elapsedMs`` (the vendor's "active time, excluding paused
     time", sent as Caliper's ``active``). Inactive time is ``pausedMs``, as the
-    vendor sends it (Caliper's ``inactive``), unless the page also sends
-    ``idleMs`` (this app's kit: visible but without input): then inactive is
-    ``idleMs``, and ``pausedMs`` (hidden, paused, asleep) is not counted.
+    vendor sends it (Caliper's ``inactive``; this app's kit sends visible but
+    idle time there and leaves hidden time out), unless the page also sends
+    ``idleMs``: then inactive is ``idleMs`` (visible, no input) and
+    ``pausedMs`` (hidden, paused, asleep) is not counted.
     """
     activity_id, selector, run_id = _common(body)
     started_at, ended_at = _moment(body, "startedAt"), _moment(body, "endedAt")

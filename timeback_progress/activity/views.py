@@ -17,7 +17,8 @@ from ..api.parsers import StrictJSONParser
 from ..api.permissions import IsActiveUser
 from ..api.schema import ChallengeMixin
 from ..api.throttling import TimebackReadThrottle, TimebackWriteThrottle
-from . import errors, profile, resolve, runs, validation
+from . import errors, profile, resolve, runs
+from .serializers import HeartbeatRequest, SubmitRequest
 
 
 class ProtocolView(ChallengeMixin, APIView):
@@ -36,17 +37,23 @@ class ProtocolView(ChallengeMixin, APIView):
             response.data = errors.from_drf(response.status_code, getattr(exc, "detail", None))
         return response
 
-    def playing(self, request, validate):
-        """``(student, activity, payload)`` for a heartbeat or submit body."""
-        payload = validate(request.data)
+    def validated(self, serializer_class):
+        """The body as ``validation`` reads it (a ``Heartbeat`` or ``Submit``), or its ProtocolError."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def playing(self, request, payload):
+        """``(student, activity)`` for a validated heartbeat or submit."""
         student = resolve.student_for(request.user)
         activity = resolve.activity_for(request.user, student, payload.activity_id, payload.selector)
-        return student, activity, payload
+        return student, activity
 
 
 class HeartbeatView(ProtocolView):
     def post(self, request):
-        student, activity, beat = self.playing(request, validation.heartbeat)
+        beat = self.validated(HeartbeatRequest)
+        student, activity = self.playing(request, beat)
         if runs.record_heartbeat(student, activity, beat):
             return Response(status=204)
         return Response({"duplicate": True})
@@ -54,7 +61,8 @@ class HeartbeatView(ProtocolView):
 
 class SubmitView(ProtocolView):
     def post(self, request):
-        student, activity, submit = self.playing(request, validation.submit)
+        submit = self.validated(SubmitRequest)
+        student, activity = self.playing(request, submit)
         attempt, duplicate = runs.submit_run(student, activity, submit, user=request.user)
         return Response(runs.result_body(attempt, submit.run_id, duplicate=duplicate))
 
