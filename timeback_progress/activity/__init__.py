@@ -10,6 +10,7 @@ reaches Timeback through the outbox. Include it where the page expects it:
 
 - ``errors``: the vendor's error body ``{"error": {"code", "message", "details"?}}``;
 - ``validation``: the request rules (the vendor's ``schema.py``, and this app's bounds);
+- ``serializers``: the bodies described as DRF serializers, judged by ``validation``;
 - ``resolve``: the signed-in student, and the activity from ``id`` + course selector;
 - ``runs``: heartbeat and submit on the gradebook, de-duplicated in the database;
 - ``profile``: ``user/me``;
