@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("progress/", include("timeback_progress.urls")),
     path("api/", include("timeback_progress.api.urls")),  # also the schema (api/schema/) and Swagger UI (api/docs/)
+    path("api/timeback/", include("timeback_progress.activity.urls")),  # the vendor SDK's activity protocol
     path("demo/", include("project.demo.urls")),  # the demo's playable quiz (the browser kit's loop)
 ]
 

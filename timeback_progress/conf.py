@@ -185,6 +185,13 @@ DEFAULTS = {
     "API_STUDENTS_MAY_RECORD": False,
     # True serves /api/schema/ and /api/docs/ to anyone; by default they need a signed-in user.
     "API_SCHEMA_PUBLIC": False,
+    # The vendor's activity protocol (timeback_progress.activity, docs/activity-protocol.md):
+    # False computes XP by the rules and ignores the page's xpEarned; True applies it as an
+    # audited correction of the rules' XP. Seconds between heartbeats, and of no input after
+    # which visible time counts as inactive (the browser kit reads both).
+    "ACTIVITY_TRUST_CLIENT_XP": False,
+    "ACTIVITY_HEARTBEAT_SECONDS": 15,
+    "ACTIVITY_IDLE_SECONDS": 60,
     # Roster import: teacher emails to host usernames when emails do not match.
     "ROSTER_USER_MAP": {},
     "ROSTER_PAGE_SIZE": 1000,

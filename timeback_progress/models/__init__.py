@@ -7,6 +7,7 @@ mirror; everything is importable from ``timeback_progress.models``.
 """
 
 from ..subjects import SUBJECT_CHOICES  # noqa: F401 (hosts imported it from here)
+from .activity import ActivityRun, HeartbeatWindow  # noqa: F401 (the activity protocol: timeback_progress.activity)
 from .base import ID_NAMESPACE, ScoreStatus, Status, TimestampedModel
 from .gradebook import Attempt, Result, ResultCorrection
 from .idempotency import IdempotencyRecord
