@@ -29,57 +29,21 @@ import argparse
 import datetime as dt
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import bare  # bench/bare.py: Django set up, the bare DRF insert
+from bare import ROOT, setup_django
 SLICE = 5
 STUDENTS = 50
 
 
-def setup_django():
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    import django
-
-    django.setup()
-
-
 def bench_urlconf():
-    from django.urls import include, path
-    from rest_framework import serializers
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    from timeback_progress.models import SyncState
-
-    class RowSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = SyncState
-            fields = ["id", "name"]
-
-    class BareInsert(APIView):
-        def post(self, request):
-            serializer = RowSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            serializer.save()
-            return Response(serializer.data, status=201)
-
-    module = type(sys)("bench_activity_urls")
-    module.urlpatterns = [
-        path("api/", include("timeback_progress.api.urls")),
-        path("api/timeback/", include("timeback_progress.activity.urls")),
-        path("bench/bare/", BareInsert.as_view()),
-    ]
-    sys.modules["bench_activity_urls"] = module
-    return "bench_activity_urls"
+    """The API's routes plus ``bench/bare/``: a DRF view that inserts one row (``bench/bare.py``)."""
+    return bare.urlconf("bench_activity_urls", ("api/", "timeback_progress.api.urls"), ("api/timeback/", "timeback_progress.activity.urls"))
 
 
 def classify(sql):

@@ -29,61 +29,23 @@ in the database cache; PostgreSQL runs once more with prepared statements
 import argparse
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import bare  # bench/bare.py: Django set up, the bare DRF insert
+from bare import ROOT, setup_django
 TARGET_QUERIES = 12
 TARGET_RATIO = 0.30
 ROUNDS = 10  # tenths of the run, for the spread of the ratio
 SLICE = 5  # requests of one kind in a row
 
 
-def setup_django():
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    # The example project wants a SECRET_KEY with DEBUG off and redirects plain http;
-    # these runs are in-process on loopback (the test client speaks http).
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    import django
-
-    django.setup()
-
-
 def bare_urlconf():
-    """The API's routes plus ``bench/bare/``: a DRF view that inserts one row."""
-    from django.urls import include, path
-    from rest_framework import serializers
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    from timeback_progress.models import SyncState
-
-    class RowSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = SyncState
-            fields = ["id", "name"]
-
-    class BareInsert(APIView):
-        def post(self, request):
-            serializer = RowSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            serializer.save()
-            return Response(serializer.data, status=201)
-
-    module = type(sys)("bench_api_urls")
-    module.urlpatterns = [
-        path("api/", include("timeback_progress.api.urls")),
-        path("bench/bare/", BareInsert.as_view()),
-    ]
-    sys.modules["bench_api_urls"] = module
-    return "bench_api_urls"
+    """The API's routes plus ``bench/bare/``: a DRF view that inserts one row (``bench/bare.py``)."""
+    return bare.urlconf("bench_api_urls", ("api/", "timeback_progress.api.urls"))
 
 
 def classify(sql):

@@ -33,7 +33,7 @@ from django.utils import timezone
 from .. import xp as xp_rules
 from ..conf import app_settings
 from ..limits import EARLIEST_DATE, LATEST_DATE
-from ..models import ActivityProgress, Attempt, DailyProgress, Enrollment, Student, StudentProgress
+from ..models import Attempt, DailyProgress, Enrollment, Student, StudentProgress
 from . import days, flags
 from .display import duration, hours, percent
 
@@ -265,24 +265,6 @@ def course_rows(courses, *, search="", subject=""):
         students=Count("enrollments", filter=Q(enrollments__role=STUDENT, enrollments__is_active=True)),
         class_xp=Subquery(class_xp),
     ).order_by("-is_active", "title", "pk")
-
-
-def activity_rows(student, course):
-    """One student's activities in ``course`` with a completed attempt: their ActivityProgress rows.
-
-    Read from the progress rows the gradebook keeps, so the student page costs
-    the same with 10 attempts or 10,000.
-    """
-    rows = (
-        ActivityProgress.objects.filter(student=student, course=course, completed_count__gt=0)
-        .values(
-            "activity_id", "activity__name", "activity__masterable_units", attempts=F("completed_count"),
-            questions=F("total_questions"), correct=F("correct_questions"), best=F("best_accuracy"),
-            xp=F("xp_total"), mastered=F("mastered_units"), last=F("last_completed_at"),
-        )
-        .order_by("activity__name", "activity_id")
-    )
-    return [{**row, "accuracy": percent(row["correct"], row["questions"])} for row in rows]
 
 
 def student_attempts(student, course):
