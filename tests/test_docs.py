@@ -211,7 +211,7 @@ SETUPS = {"one_process_caches": _one_process_caches, "shared_caches": _shared_ca
           "dead_rows": _dead_rows, "sandbox_roster": _sandbox_roster}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True, databases=["default", "gradebook"])  # as test_routing: the gradebook alias mirrors default
 @pytest.mark.parametrize("commands, output, options", list(walkthroughs()))
 def test_walkthrough_prints_what_the_page_shows(commands, output, options, request, monkeypatch, settings):
     if "skip" in options:
