@@ -37,11 +37,41 @@ def browser():
         browser.close()
 
 
+# DOCS_SCREENSHOTS=1 also copies these test screenshots into docs/images/ (the docs show them):
+# DOCS_SCREENSHOTS=1 pytest tests/test_dashboards_browser.py tests/test_dashboards_grid_browser.py \
+#   tests/test_student_pages_browser.py tests/test_admin_browser.py tests/test_held.py -k "browser or screenshots"
+DOCS_IMAGES = {
+    "dashboard-overview.png": "overview.png",
+    "grid-desktop.png": "grid.png",
+    "dashboard-student.png": "student.png",
+    "student-home-desktop.png": "my-progress.png",
+    "admin_student.png": "admin-student.png",
+    "held-sync-health.png": "admin-sync-health.png",
+}
+
+
+def _copy_to_docs(page):
+    """Wrap ``page.screenshot``: a shot named in DOCS_IMAGES is also saved, top 1366x900 only, for the docs."""
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "images")
+    shoot = page.screenshot
+
+    def screenshot(*args, **kwargs):
+        taken = shoot(*args, **kwargs)
+        name = DOCS_IMAGES.get(os.path.basename(kwargs.get("path") or ""))
+        if name:
+            shoot(path=os.path.join(docs, name), full_page=True, clip={"x": 0, "y": 0, "width": 1366, "height": 900})
+        return taken
+
+    page.screenshot = screenshot
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        _copy_to_docs(page)
     yield page
     context.close()
 
