@@ -34,17 +34,14 @@ EXACT_BELOW = 10_000
 def planner_estimate(queryset):
     """The PostgreSQL planner's row estimate for ``queryset`` (``EXPLAIN (FORMAT JSON)``, not run)."""
     # The rows, not their order, joins or columns: a count's query.
-    query = queryset.order_by().values("pk").query
-    connection = connections[queryset.db]
+    rows = queryset.order_by().values("pk")
     try:
-        sql, params = query.get_compiler(connection=connection).as_sql()
-    except EmptyResultSet:  # ``none()``, an empty ``__in``: nothing to estimate
+        plan = rows.explain(format="json")  # QuerySet.explain: EXPLAIN without running the query
+    except EmptyResultSet:
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
+    if not plan:  # ``none()``, an empty ``__in``: Django runs nothing and explains nothing
+        return 0
+    plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
