@@ -45,7 +45,17 @@ def district(db):
     enroll(course, student=ada)
     attempts = [complete(ada, activity, total=10, correct=8, active=60) for _ in range(2)]
     add_students(5, [course, other], prefix="bulk")
+    audit(attempts[0].result, 1)
     return {"course": course, "other": other, "activity": activity, "ada": ada, "attempts": attempts}
+
+
+def audit(result, n):
+    """Audit rows of ``result`` (the corrections list titles each by its result's student and activity)."""
+    from timeback_progress.models import ResultCorrection
+
+    ResultCorrection.objects.bulk_create(
+        ResultCorrection(result=result, reason=f"re-marked {i}", before={}, after={}) for i in range(n)
+    )
 
 
 def grow(district, students=40, attempts=60):
@@ -53,7 +63,7 @@ def grow(district, students=40, attempts=60):
     add_students(students, [district["course"], district["other"]])
     add_attempts(district["ada"], district["activity"], attempts)
     for _ in range(3):  # results and outbox rows, through the app
-        complete(district["ada"], district["activity"], total=4, correct=3, active=30)
+        audit(complete(district["ada"], district["activity"], total=4, correct=3, active=30).result, 2)
 
 
 # -- the paginator --------------------------------------------------------------------------------
@@ -192,6 +202,10 @@ def test_searches_find_by_indexed_identifiers_and_names(admin_client, district):
     assert found(admin_client, "studentprogress", "Algebra") >= progress
     assert found(admin_client, "studentprogress", "ada@example.com") == progress
     assert found(admin_client, "student", "ada-1") == {ada.pk}
+    enrolment = {e.pk for e in ada.enrollments.all()}
+    for term in ("ada-1", "ada@example.com", "Ada Lovelace", "lovelace"):
+        assert found(admin_client, "enrollment", term) == enrolment, term
+    assert found(admin_client, "enrollment", "Algebra") >= enrolment
 
 
 # -- the default orderings use an index (PostgreSQL) -----------------------------------------------

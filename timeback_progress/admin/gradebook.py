@@ -228,7 +228,8 @@ class ResultCorrectionAdmin(ReadOnlyAdmin):
     """The audit trail: nobody (not even a superuser) edits or deletes it here."""
 
     list_display = ["created_at", "result", "corrected_by", "short_reason"]
-    list_select_related = ["result", "corrected_by"]
+    # The result is titled by its student, activity and run (Result.__str__): joined, not a query per row.
+    list_select_related = ["result__student", "result__attempt__activity", "corrected_by"]
     search_fields = ["result__sourced_id", "reason", "corrected_by__username"]
     fields = ["result", "corrected_by", "created_at", "reason", "before_pretty", "after_pretty"]
     readonly_fields = fields

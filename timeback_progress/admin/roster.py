@@ -23,6 +23,7 @@ from ..outbox import held
 from ..models import (
     Activity, Attempt, Course, DailyProgress, Enrollment, Result, ResultCorrection, Student, StudentProgress,
 )
+from . import search
 from .base import AdminMedia, AppModelAdmin
 from .display import minutes
 
@@ -309,6 +310,12 @@ class EnrollmentAdmin(AppModelAdmin):
     search_fields = ["sourced_id", "student__sourced_id", "student__email", "user__username", "course__title"]
     autocomplete_fields = ["course", "student"]
     raw_id_fields = ["user"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """By sourcedId, username, student (sourcedId, email, name) or course, through indexes (``admin.search``)."""
+        if not search_term.strip() or "\x00" in search_term:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(search.enrollments(search_term.strip())), False
 
 
 @admin.register(Activity)
